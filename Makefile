@@ -1,0 +1,53 @@
+# Two commands on a fresh clone: `make demo` brings the demo up, `make test` runs every test.
+# Everything else here is a step of those two, or a convenience the README mentions.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes
+
+# Optional local settings (copy .env.example to .env); honcho reads the same file.
+-include .env
+export
+
+.PHONY: demo client test lint format lock system-deps clean
+
+demo: $(VENV)/.base  ## migrate, certificates, seed, then both servers until Ctrl+C
+	$(PY) manage.py prepare_demo
+	$(VENV)/bin/honcho start
+
+client: $(VENV)/.base  ## the PKCE command-line client, against the running demo
+	$(PY) manage.py pkce_client $(ARGS)
+
+test: $(VENV)/.dev system-deps lint  ## the whole suite, as CI runs it
+	$(PY) -m pytest
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# Debian's chromium for the browser tests (Playwright cannot download a browser here).
+system-deps:
+	@command -v chromium >/dev/null || scripts/install-system-packages chromium
+
+$(VENV)/.base: requirements/base.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements/base.txt
+	touch $@
+
+$(VENV)/.dev: requirements/dev.txt $(VENV)/.base
+	$(PIP) -r requirements/dev.txt
+	touch $@
+
+# Maintainers only: re-resolve the pinned, hashed lock files after editing requirements/*.in.
+lock:
+	$(PYTHON) -m pip install --quiet uv
+	$(PYTHON) -m uv pip compile --quiet --generate-hashes --python-version 3.11 requirements/base.in -o requirements/base.txt
+	$(PYTHON) -m uv pip compile --quiet --generate-hashes --python-version 3.11 requirements/base.in requirements/dev.in -o requirements/dev.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache var/test-db.sqlite3*

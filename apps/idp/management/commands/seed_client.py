@@ -1,0 +1,44 @@
+"""Create or update the seed's public PKCE client and remember its id for pkce_client."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.idp import services
+
+
+class Command(BaseCommand):
+    help = "Create or update the seed's public client (code flow, PKCE, RS256) and print its id."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--client-id",
+            help="Id to create or update (default: the one seeded before, else a new random id).",
+        )
+        parser.add_argument("--name", default=services.SEED_CLIENT_NAME)
+        parser.add_argument("--redirect-uri", default=settings.RECEIVER_URL)
+        parser.add_argument(
+            "--alg",
+            default="RS256",
+            choices=["RS256", "HS256"],
+            help="ID token signing algorithm. HS256 is refused for a public client.",
+        )
+
+    def handle(self, *args, client_id, name, redirect_uri, alg, **options):
+        id_file = settings.PKCE_CLIENT_ID_FILE
+        remembered = id_file.read_text().strip() if id_file.exists() else ""
+        client_id = client_id or remembered or services.new_client_id()
+        try:
+            oidc_client = services.seed_public_client(
+                client_id, name=name, redirect_uri=redirect_uri, jwt_alg=alg
+            )
+        except services.SeedError as exc:
+            raise CommandError(f"Refusing --alg {alg}: {exc}") from exc
+        services.ensure_signing_key()  # RS256 needs one; creatersakey's job, done once
+        id_file.parent.mkdir(parents=True, exist_ok=True)
+        id_file.write_text(oidc_client.client_id + "\n")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Public client {oidc_client.name!r} ready, {alg}, redirect {redirect_uri}"
+            )
+        )
+        self.stdout.write(f"client_id: {oidc_client.client_id}")

@@ -1,0 +1,122 @@
+"""Database writes shared by the IdP's commands, admin and tests."""
+
+import secrets
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from oidc_provider.models import Client as OIDCClient
+from oidc_provider.models import ResponseType, RSAKey
+
+SEED_CLIENT_NAME = "PKCE command-line client"
+SEED_SCOPES = ("openid", "profile", "email", "offline_access")
+
+HS256_FOR_PUBLIC_CLIENT = (
+    "HS256 signs ID tokens with the client secret, and a public client has none: the "
+    "token endpoint would have to sign with an empty key (anyone could forge the ID token). "
+    "Use RS256 for public clients."
+)
+
+# django-oidc-provider seeds these rows in a data migration; a flushed test database
+# (or a hand-emptied table) loses them, so they are recreated where needed.
+_RESPONSE_TYPE_DESCRIPTIONS = {"code": "code (Authorization Code Flow)"}
+
+
+class SeedError(ValueError):
+    """A seed request that would leave an unsafe or unusable client."""
+
+
+def refuse_weak_signing(client_type: str, jwt_alg: str) -> None:
+    """Raise SeedError when a public client asks for HS256 (no secret to sign with)."""
+    if client_type == "public" and jwt_alg == "HS256":
+        raise SeedError(HS256_FOR_PUBLIC_CLIENT)
+
+
+def response_type(value: str) -> ResponseType:
+    row, _ = ResponseType.objects.get_or_create(
+        value=value, defaults={"description": _RESPONSE_TYPE_DESCRIPTIONS.get(value, value)}
+    )
+    return row
+
+
+def new_client_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+@transaction.atomic
+def seed_public_client(
+    client_id: str,
+    *,
+    name: str = SEED_CLIENT_NAME,
+    redirect_uri: str,
+    scopes: tuple[str, ...] = SEED_SCOPES,
+    jwt_alg: str = "RS256",
+) -> OIDCClient:
+    """Create or update the seed's public client: code flow, consent asked every time."""
+    refuse_weak_signing("public", jwt_alg)
+    oidc_client, _ = OIDCClient.objects.update_or_create(
+        client_id=client_id,
+        defaults={
+            "name": name,
+            "client_type": "public",
+            "client_secret": "",
+            "jwt_alg": jwt_alg,
+            "_redirect_uris": redirect_uri,
+            "_scope": " ".join(scopes),
+            "require_consent": True,
+            "reuse_consent": False,
+        },
+    )
+    oidc_client.response_types.set([response_type("code")])
+    return oidc_client
+
+
+def ensure_signing_key() -> RSAKey:
+    """Return the oldest RSA signing key, creating one (like `creatersakey`) if none exists."""
+    existing = RSAKey.objects.order_by("id").first()
+    if existing:
+        return existing
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    return RSAKey.objects.create(key=pem.decode("ascii"))
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str | None  # None: the account existed and we left its password alone
+    created: bool
+
+
+def ensure_demo_user(
+    username: str, *, email: str, password: str | None, fallback_password: str
+) -> DemoUser:
+    """Create the demo end user (a superuser, so it can also sign in to the admin).
+
+    `password` (from DJANGO_SUPERUSER_PASSWORD) is applied whenever given. Without it a
+    new account gets `fallback_password`, and an existing one keeps whatever it has,
+    unless that still is the fallback: nothing a person set by hand is overwritten.
+    """
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=username).first()
+    if user is None:
+        user_model.objects.create_superuser(
+            username=username,
+            email=email,
+            password=password or fallback_password,
+            first_name="Demo",
+            last_name="User",
+        )
+        return DemoUser(username, password or fallback_password, created=True)
+    if password:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        return DemoUser(username, password, created=False)
+    known = fallback_password if user.check_password(fallback_password) else None
+    return DemoUser(username, known, created=False)

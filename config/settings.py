@@ -1,0 +1,178 @@
+"""Settings for the IdP and the receiver: the one module that reads the environment.
+
+Every variable is listed in `.env.example`. A default is chosen so that forgetting
+the variable weakens nothing; where no safe default exists, the edge that needs the
+value fails and names the variable.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+# --- Django core
+DEBUG = (
+    os.environ.get("DJANGO_DEBUG") == "1"
+)  # off unless asked for: runserver_plus shows a debugger
+# Local and test fallback only; `manage.py check --deploy` flags it (security.W009).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-insecure-local-only")
+
+# The two origins this project answers as. The IdP's is also the OIDC issuer's base:
+# never derived from the request's Host header.
+SITE_URL = os.environ.get("OIDC_SITE_URL", "https://idp.local:8443").rstrip("/")
+RECEIVER_URL = os.environ.get("RECEIVER_URL", "https://mysrv.local:8444/")
+OIDC_ISSUER = f"{SITE_URL}/oidc"
+
+ALLOWED_HOSTS = sorted(
+    {urlsplit(SITE_URL).hostname, urlsplit(RECEIVER_URL).hostname}
+    | {host for host in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",") if host}
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_extensions",
+    "axes",
+    "apps.idp.library.OIDCProviderConfig",  # the library, with its migrations' AutoField kept
+    "apps.idp",
+    "apps.receiver",
+    "apps.client",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.origins.route_by_origin",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
+]
+
+ROOT_URLCONF = "config.urls"  # the IdP; config.origins switches to the receiver's per request
+RECEIVER_URLCONF = "apps.receiver.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+# --- Database: SQLite file by default (the seed's db.sqlite3), PostgreSQL via DATABASE_URL
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=_env_int("DJANGO_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # Writers queue for the lock instead of failing with "database is locked":
+        # IMMEDIATE takes the write lock at BEGIN, WAL lets readers continue meanwhile.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not memory, so that servers in other threads of the test run share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses locked-out logins before checking passwords
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Admin CSS without collectstatic under runserver_plus with DEBUG off; gunicorn gets the same.
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/admin/"
+
+# --- Cookies and transport: both origins are HTTPS only
+# The two origins may share a host name (localhost mode) and cookies ignore ports,
+# so the IdP's cookies get names of their own; the receiver sets none.
+SESSION_COOKIE_NAME = "idp_sessionid"
+CSRF_COOKIE_NAME = "idp_csrftoken"
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_HSTS_SECONDS = _env_int("DJANGO_HSTS_SECONDS", 3600)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = [SITE_URL]
+
+# --- django-oidc-provider
+OIDC_USERINFO = "apps.idp.claims.userinfo"
+OIDC_EXTRA_SCOPE_CLAIMS = "apps.idp.claims.OfflineAccessScope"
+OIDC_CODE_EXPIRE = _env_int("OIDC_CODE_EXPIRE", 60)  # seconds; RFC 6749 §4.1.2 advises short
+OIDC_TOKEN_EXPIRE = _env_int("OIDC_TOKEN_EXPIRE", 300)  # access tokens, seconds
+OIDC_IDTOKEN_EXPIRE = _env_int("OIDC_IDTOKEN_EXPIRE", 300)
+OIDC_REFRESH_IDLE_SECONDS = _env_int("OIDC_REFRESH_IDLE_SECONDS", 60 * 60 * 24)
+OIDC_REFRESH_ABSOLUTE_SECONDS = _env_int("OIDC_REFRESH_ABSOLUTE_SECONDS", 60 * 60 * 24 * 14)
+
+# --- django-axes: lock an account+address pair after repeated failed logins
+AXES_FAILURE_LIMIT = _env_int("DJANGO_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+# --- the demo's files (certificates, the seeded client id); kept out of git
+CERTS_DIR = BASE_DIR / "certs"  # the Procfile names these files too
+VAR_DIR = BASE_DIR / "var"
+PKCE_CLIENT_ID_FILE = VAR_DIR / "pkce_client_id"
+
+# --- apps.client (the CLI relying party)
+PKCE_CLIENT_ID = os.environ.get("PKCE_CLIENT_ID", "")  # else the file seed_client writes
+OIDC_CA_BUNDLE = os.environ.get("OIDC_CA_BUNDLE") or str(CERTS_DIR / "ca.pem")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+}

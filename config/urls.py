@@ -1,0 +1,15 @@
+"""URLs of the IdP origin (https://idp.local:8443 by default)."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from apps.idp import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("oidc/", include("apps.idp.urls")),  # our hardened endpoints first
+    path("oidc/", include("oidc_provider.urls", namespace="oidc_provider")),
+]
