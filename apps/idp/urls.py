@@ -1,6 +1,10 @@
 """Endpoints under /oidc/ that replace or add to django-oidc-provider's own (matched first)."""
 
-from django.urls import URLPattern
+from django.urls import re_path
+
+from apps.idp import oidc_views
 
 app_name = "idp"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    re_path(r"^authorize/?$", oidc_views.AuthorizeView.as_view(), name="authorize"),
+]

@@ -1,0 +1,101 @@
+"""Shared fixtures: real HTTPS servers for both origins, the seed's client, an end user."""
+
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings as django_settings
+from django.core.wsgi import get_wsgi_application
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from apps.idp import certs, services
+
+(Path(django_settings.BASE_DIR) / "var").mkdir(exist_ok=True)  # the test database's folder
+
+END_USER_PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class Origins:
+    """Where the test servers answer; the IdP and receiver hosts differ, as in the demo."""
+
+    idp_url: str  # https://localhost:PORT
+    receiver_url: str  # https://127.0.0.1:PORT/ (the registered redirect URI)
+    ca_file: str
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.idp_url}/oidc"
+
+
+@pytest.fixture(scope="session")
+def cert_paths(tmp_path_factory) -> certs.CertPaths:
+    paths, _ = certs.ensure_certificates(tmp_path_factory.mktemp("certs"))
+    return paths
+
+
+def _serve_tls(app, paths: certs.CertPaths) -> tuple[BaseWSGIServer, threading.Thread]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(paths.server_cert, paths.server_key)
+    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.fixture(scope="session")
+def _tls_servers(cert_paths) -> Iterator[Origins]:
+    """The project's WSGI app under two threaded Werkzeug TLS servers on free loopback ports."""
+    app = get_wsgi_application()
+    idp, idp_thread = _serve_tls(app, cert_paths)
+    receiver, receiver_thread = _serve_tls(app, cert_paths)
+    yield Origins(
+        idp_url=f"https://localhost:{idp.server_port}",
+        receiver_url=f"https://127.0.0.1:{receiver.server_port}/",
+        ca_file=str(cert_paths.ca_cert),
+    )
+    for server, thread in ((idp, idp_thread), (receiver, receiver_thread)):
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def origins(_tls_servers, transactional_db, settings) -> Origins:
+    """Both servers, configured for this test, on a database they can see (committed rows)."""
+    settings.ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
+    settings.SITE_URL = _tls_servers.idp_url
+    settings.OIDC_ISSUER = _tls_servers.issuer
+    settings.RECEIVER_URL = _tls_servers.receiver_url
+    settings.CSRF_TRUSTED_ORIGINS = [_tls_servers.idp_url]
+    services.ensure_signing_key()
+    return _tls_servers
+
+
+@pytest.fixture
+def https(origins) -> Iterator[requests.Session]:
+    """A requests session that trusts only the test CA (REQUESTS_CA_BUNDLE is ignored)."""
+    with requests.Session() as http:
+        http.trust_env = False
+        http.verify = origins.ca_file
+        yield http
+
+
+@pytest.fixture
+def end_user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="alice",
+        password=END_USER_PASSWORD,
+        email="alice@example.com",
+        first_name="Alice",
+        last_name="Liddell",
+    )
+
+
+@pytest.fixture
+def seed_client(origins):
+    """The seed's public client, registered with the test receiver's URL."""
+    return services.seed_public_client("test-cli", redirect_uri=origins.receiver_url)

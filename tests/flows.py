@@ -1,0 +1,102 @@
+"""Walk the authorization endpoint as a browser would, with requests (no JavaScript needed)."""
+
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import requests
+
+from apps.client import pkce
+
+
+class _FormInputs(HTMLParser):
+    """Collects the <input> name/value pairs of the first form on a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+        self.action: str | None = None
+        self._forms_seen = 0
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "form":
+            self._forms_seen += 1
+            if self._forms_seen == 1:
+                self.action = attributes.get("action")
+        elif tag == "input" and self._forms_seen == 1 and attributes.get("name"):
+            if attributes.get("type") != "submit":
+                self.fields[attributes["name"]] = attributes.get("value") or ""
+
+
+def form_inputs(html: str) -> tuple[str | None, dict[str, str]]:
+    parser = _FormInputs()
+    parser.feed(html)
+    return parser.action, parser.fields
+
+
+def authorize_params(client_id: str, redirect_uri: str, verifier: str, **extra: str) -> dict:
+    params = {
+        "client_id": client_id,
+        "response_type": "code",
+        "scope": "openid profile email offline_access",
+        "redirect_uri": redirect_uri,
+        "code_challenge": pkce.s256_challenge(verifier),
+        "code_challenge_method": "S256",
+        "state": "state-123",
+        "nonce": "nonce-456",
+    }
+    params.update(extra)
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def log_in(http: requests.Session, idp_url: str, username: str, password: str) -> None:
+    login_url = f"{idp_url}/accounts/login/"
+    page = http.get(login_url, timeout=10)
+    _, fields = form_inputs(page.text)
+    fields.update(username=username, password=password)
+    answer = http.post(login_url, data=fields, headers={"Referer": login_url}, timeout=10)
+    assert "Sign in" not in answer.text or answer.url != login_url, "login failed"
+
+
+def consent(
+    http: requests.Session, idp_url: str, params: dict, *, allow: bool = True
+) -> dict[str, str]:
+    """GET /oidc/authorize (signed in), answer the consent page, return the redirect's params."""
+    page = http.get(f"{idp_url}/oidc/authorize", params=params, allow_redirects=False, timeout=10)
+    if page.status_code in (301, 302):
+        return redirect_params(page.headers["Location"])
+    action, fields = form_inputs(page.text)
+    if allow:
+        fields["allow"] = "Allow"
+    url = urljoin(page.url, action)
+    answer = http.post(
+        url, data=fields, headers={"Referer": page.url}, allow_redirects=False, timeout=10
+    )
+    assert answer.status_code == 302, answer.text[:500]
+    return redirect_params(answer.headers["Location"])
+
+
+def redirect_params(location: str) -> dict[str, str]:
+    query = parse_qs(urlsplit(location).query)
+    return {name: values[0] for name, values in query.items()}
+
+
+def authorization_code(
+    http: requests.Session,
+    idp_url: str,
+    params: dict,
+    username: str,
+    password: str,
+) -> dict[str, str]:
+    """Sign in, consent, and return what the IdP sent to the redirect URI."""
+    log_in(http, idp_url, username, password)
+    return consent(http, idp_url, params)
+
+
+def token_request(http: requests.Session, idp_url: str, **form: str) -> requests.Response:
+    return http.post(
+        f"{idp_url}/oidc/token",
+        data=urlencode(form),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )

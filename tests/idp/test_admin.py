@@ -1,0 +1,55 @@
+import pytest
+from oidc_provider.models import Client as OIDCClient
+
+from apps.idp import services
+
+IDP_HOST = "idp.local:8443"
+
+
+@pytest.fixture
+def admin_client_https(admin_client):
+    admin_client.defaults.update(HTTP_HOST=IDP_HOST, **{"wsgi.url_scheme": "https"})
+    return admin_client
+
+
+def client_form(**overrides) -> dict:
+    form = {
+        "name": "From the admin",
+        "client_type": "public",
+        "response_types": [services.response_type("code").pk],
+        "_redirect_uris": "https://mysrv.local:8444/",
+        "jwt_alg": "RS256",
+        "require_consent": "on",
+        "_scope": "",
+        "_post_logout_redirect_uris": "",
+        "website_url": "",
+        "terms_url": "",
+        "contact_email": "",
+    }
+    form.update(overrides)
+    return form
+
+
+def test_admin_refuses_hs256_for_a_public_client(admin_client_https):
+    response = admin_client_https.post(
+        "/admin/oidc_provider/client/add/", client_form(jwt_alg="HS256")
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert b"a public client has none" in response.content
+    assert not OIDCClient.objects.exists()
+
+
+def test_admin_saves_the_seeds_client_with_rs256(admin_client_https):
+    response = admin_client_https.post("/admin/oidc_provider/client/add/", client_form())
+    assert response.status_code == 302
+    oidc_client = OIDCClient.objects.get()
+    assert oidc_client.client_type == "public"
+    assert oidc_client.jwt_alg == "RS256"
+
+
+def test_admin_allows_hs256_for_a_confidential_client(admin_client_https):
+    response = admin_client_https.post(
+        "/admin/oidc_provider/client/add/", client_form(client_type="confidential", jwt_alg="HS256")
+    )
+    assert response.status_code == 302
+    assert OIDCClient.objects.get().client_secret  # it has a key to sign with

@@ -1,0 +1,61 @@
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from oidc_provider.models import Client as OIDCClient
+from oidc_provider.models import RSAKey
+
+
+@pytest.fixture
+def client_id_file(settings, tmp_path):
+    settings.PKCE_CLIENT_ID_FILE = tmp_path / "pkce_client_id"
+    return settings.PKCE_CLIENT_ID_FILE
+
+
+def seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_client", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_seed_client_twice_leaves_one_client(db, client_id_file):
+    for _ in range(2):
+        seed("--client-id", "demo")
+    assert OIDCClient.objects.filter(client_id="demo").count() == 1
+
+
+def test_seed_client_creates_the_seeds_public_rs256_client(db, client_id_file, settings):
+    output = seed("--client-id", "demo")
+    oidc_client = OIDCClient.objects.get(client_id="demo")
+    assert oidc_client.client_type == "public"
+    assert oidc_client.client_secret == ""
+    assert oidc_client.jwt_alg == "RS256"
+    assert list(oidc_client.response_type_values()) == ["code"]
+    assert oidc_client.redirect_uris == [settings.RECEIVER_URL]
+    assert oidc_client.require_consent and not oidc_client.reuse_consent
+    assert oidc_client.scope == ["openid", "profile", "email", "offline_access"]
+    assert "client_id: demo" in output
+    assert RSAKey.objects.count() == 1
+
+
+def test_seed_client_without_id_generates_one_and_reuses_it(db, client_id_file):
+    seed()
+    first = client_id_file.read_text().strip()
+    seed()
+    assert client_id_file.read_text().strip() == first
+    assert OIDCClient.objects.filter(client_id=first).count() == 1
+    assert len(first) >= 16
+
+
+def test_seed_client_refuses_hs256_and_changes_nothing(db, client_id_file):
+    seed("--client-id", "demo")
+    with pytest.raises(CommandError, match="public client has none"):
+        seed("--client-id", "demo", "--alg", "HS256")
+    assert OIDCClient.objects.get(client_id="demo").jwt_alg == "RS256"
+
+
+def test_seed_client_update_keeps_the_signing_key(db, client_id_file):
+    seed("--client-id", "demo")
+    key = RSAKey.objects.get()
+    seed("--client-id", "demo", "--redirect-uri", "https://mysrv.local:8444/")
+    assert list(RSAKey.objects.all()) == [key]
