@@ -10,11 +10,16 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes
 -include .env
 export
 
-.PHONY: demo client test lint format lock system-deps clean
+.PHONY: demo serve client test test-postgres bench lint format lock system-deps clean
 
 demo: $(VENV)/.base  ## migrate, certificates, seed, then both servers until Ctrl+C
 	$(PY) manage.py prepare_demo
 	$(VENV)/bin/honcho start
+
+serve: $(VENV)/.base  ## the same, under gunicorn: DEBUG off, static files collected, TLS
+	$(PY) manage.py prepare_demo
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(VENV)/bin/honcho -f Procfile.serve start
 
 client: $(VENV)/.base  ## the PKCE command-line client, against the running demo
 	$(PY) manage.py pkce_client $(ARGS)

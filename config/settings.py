@@ -89,6 +89,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=_env_int("DJANGO_CONN_MAX_AGE", 0),
+        # A kept connection (DJANGO_CONN_MAX_AGE > 0) is checked before reuse, so a restarted
+        # PostgreSQL costs one failed ping, not one failed request.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -123,6 +126,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# collectstatic (make serve) also writes gzip copies, which whitenoise serves when asked.
+# Not the Manifest variant: it would make every page fail until collectstatic has run.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 # Admin CSS without collectstatic under runserver_plus with DEBUG off; gunicorn gets the same.
 WHITENOISE_USE_FINDERS = True
 
