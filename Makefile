@@ -26,6 +26,13 @@ client: $(VENV)/.base  ## the PKCE command-line client, against the running demo
 
 test: $(VENV)/.dev system-deps lint  ## the whole suite, as CI runs it
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-postgres
+
+# The database-sensitive tests again, on a throwaway PostgreSQL server (installed if missing).
+# fsync off: the data is thrown away at the end, durability buys nothing here.
+test-postgres: $(VENV)/.dev
+	POSTGRES_SERVER_OPTIONS="-c fsync=off -c full_page_writes=off" \
+	  scripts/with-postgres $(PY) -m pytest -m postgres
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
