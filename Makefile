@@ -34,6 +34,12 @@ test-postgres: $(VENV)/.dev
 	POSTGRES_SERVER_OPTIONS="-c fsync=off -c full_page_writes=off" \
 	  scripts/with-postgres $(PY) -m pytest -m postgres
 
+# Never part of make test. BENCH_DURATION=3 BENCH_WARMUP=1 make bench for a quick look;
+# ARGS passes flags to bench/run.py (--help lists them).
+bench: $(VENV)/.bench  ## refresh grant and userinfo under gunicorn, on SQLite then PostgreSQL
+	$(PY) bench/run.py $(ARGS)
+	scripts/with-postgres $(PY) bench/run.py --no-ceiling $(ARGS)
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -55,11 +61,16 @@ $(VENV)/.dev: requirements/dev.txt $(VENV)/.base
 	$(PIP) -r requirements/dev.txt
 	touch $@
 
+$(VENV)/.bench: requirements/bench.txt $(VENV)/.base
+	$(PIP) -r requirements/bench.txt
+	touch $@
+
 # Maintainers only: re-resolve the pinned, hashed lock files after editing requirements/*.in.
 lock:
 	$(PYTHON) -m pip install --quiet uv
 	$(PYTHON) -m uv pip compile --quiet --generate-hashes --python-version 3.11 requirements/base.in -o requirements/base.txt
 	$(PYTHON) -m uv pip compile --quiet --generate-hashes --python-version 3.11 requirements/base.in requirements/dev.in -o requirements/dev.txt
+	$(PYTHON) -m uv pip compile --quiet --generate-hashes --python-version 3.11 requirements/base.in requirements/bench.in -o requirements/bench.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache var/test-db.sqlite3*
