@@ -48,6 +48,7 @@ SITE_URL = f"https://localhost:{PORT}"
 
 # The benchmarked server and this script read the same settings, so set them before Django.
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'bench.sqlite3'}")
+os.environ.setdefault("DJANGO_CONN_MAX_AGE", "60")  # as Procfile.serve (make serve) sets it
 os.environ.update(
     OIDC_SITE_URL=SITE_URL,
     RECEIVER_URL=REDIRECT_URI,
@@ -296,6 +297,7 @@ def start_profiler(master_pid: int, seconds: float, output: Path) -> subprocess.
             "--output",
             str(output),
             "--nonblocking",
+            "--gil",  # only the thread holding the GIL: where the CPU goes, not who waits
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
