@@ -11,6 +11,7 @@
 //   refresh   POST /oidc/token grant_type=refresh_token; each user follows its own rotating
 //             chain (the answer's refresh_token is the next request's).
 //   userinfo  GET /oidc/userinfo with the user's bearer access token.
+//   jwks      GET /oidc/jwks (key parsing and caching, off the hot path but public).
 //   trivial   GET / (the responder's, for the ceiling).
 //
 // Progress lines on stderr: "measure-start" after the warm-up and "measure-end" after the
@@ -52,6 +53,8 @@ function request(agent, user) {
     }).toString();
     headers["Content-Type"] = "application/x-www-form-urlencoded";
     headers["Content-Length"] = Buffer.byteLength(body);
+  } else if (scenario === "jwks") {
+    path = `${target.pathname.replace(/\/$/, "")}/jwks`;
   } else if (scenario === "userinfo") {
     path = `${target.pathname.replace(/\/$/, "")}/userinfo`;
     headers.Authorization = `Bearer ${user.access_token}`;
