@@ -76,6 +76,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
     parser.add_argument("--label", default="", help="a name for this run in the JSON file")
+    parser.add_argument(
+        "--experiment",
+        default="",
+        help="bench/experiments.py patches, comma-separated: select-related,cached-keys,es256",
+    )
     parser.add_argument("--no-ceiling", action="store_true", help="skip the trivial responder")
     parser.add_argument(
         "--profile",
@@ -157,7 +162,7 @@ def gunicorn(args: argparse.Namespace) -> Iterator[subprocess.Popen]:
 
     command = [
         str(BASE_DIR / ".venv" / "bin" / "gunicorn"),
-        "config.wsgi",
+        "bench.experiments:application" if args.experiment else "config.wsgi",
         "--name=idp-bench",
         f"--bind=127.0.0.1:{PORT}",
         f"--certfile={settings.CERTS_DIR / 'server.pem'}",
@@ -167,6 +172,7 @@ def gunicorn(args: argparse.Namespace) -> Iterator[subprocess.Popen]:
         f"--threads={args.threads}",
         "--no-control-socket",
     ]
+    os.environ["BENCH_EXPERIMENTS"] = args.experiment
     log = RESULTS_DIR / "gunicorn.log"
     with log.open("wb") as out:
         server = subprocess.Popen(command, cwd=BASE_DIR, stdout=out, stderr=subprocess.STDOUT)
@@ -446,6 +452,7 @@ def main() -> None:
             "worker_class": args.worker_class,
             "threads": args.threads,
             "conn_max_age": settings.DATABASES["default"]["CONN_MAX_AGE"],
+            "experiments": args.experiment,
         },
         "duration_seconds": args.duration,
         "warmup_seconds": args.warmup,
