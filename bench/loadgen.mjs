@@ -11,6 +11,7 @@
 //   refresh   POST /oidc/token grant_type=refresh_token; each user follows its own rotating
 //             chain (the answer's refresh_token is the next request's).
 //   userinfo  GET /oidc/userinfo with the user's bearer access token.
+//   discovery GET /oidc/.well-known/openid-configuration (no database: the framework's floor).
 //   jwks      GET /oidc/jwks (key parsing and caching, off the hot path but public).
 //   trivial   GET / (the responder's, for the ceiling).
 //
@@ -53,6 +54,8 @@ function request(agent, user) {
     }).toString();
     headers["Content-Type"] = "application/x-www-form-urlencoded";
     headers["Content-Length"] = Buffer.byteLength(body);
+  } else if (scenario === "discovery") {
+    path = `${target.pathname.replace(/\/$/, "")}/.well-known/openid-configuration`;
   } else if (scenario === "jwks") {
     path = `${target.pathname.replace(/\/$/, "")}/jwks`;
   } else if (scenario === "userinfo") {

@@ -115,16 +115,19 @@ def _all_stats() -> dict[int, tuple[str, int, int]]:
 @dataclass(frozen=True)
 class CpuSample:
     server_ticks: int  # the gunicorn master and its workers
-    database_ticks: int  # every process named postgres (0 on SQLite)
+    database_ticks: int | None  # the PostgreSQL server and its backends (None: not ours/SQLite)
+
+
+def _tree_ticks(stats: dict[int, tuple[str, int, int]], root: int) -> int:
+    return sum(ticks for pid, (_, ppid, ticks) in stats.items() if root in (pid, ppid))
 
 
 def sample_cpu(master_pid: int) -> CpuSample:
     stats = _all_stats()
-    server = sum(
-        ticks for pid, (_, ppid, ticks) in stats.items() if pid == master_pid or ppid == master_pid
+    postmaster = int(os.environ.get("POSTGRES_PID") or 0)  # set by scripts/with-postgres
+    return CpuSample(
+        _tree_ticks(stats, master_pid), _tree_ticks(stats, postmaster) if postmaster else None
     )
-    database = sum(ticks for comm, _, ticks in stats.values() if comm == "postgres")
-    return CpuSample(server, database)
 
 
 # --- the server -----------------------------------------------------------------------------
@@ -277,9 +280,10 @@ def run_load(
         sys.exit(f"load generator failed ({loadgen.returncode})")
     used = None
     if before and after:
-        used = CpuSample(
-            after.server_ticks - before.server_ticks, after.database_ticks - before.database_ticks
-        )
+        database = None
+        if after.database_ticks is not None and before.database_ticks is not None:
+            database = after.database_ticks - before.database_ticks
+        used = CpuSample(after.server_ticks - before.server_ticks, database)
     return json.loads(output), used
 
 
@@ -316,6 +320,9 @@ def ms_per_request(ticks: int, requests: int) -> float | None:
 
 def row(database: str, result: dict, used: CpuSample | None) -> dict:
     requests = result["requests"]
+    database_cpu = None
+    if used and used.database_ticks is not None:
+        database_cpu = ms_per_request(used.database_ticks, requests)
     return {
         "database": database,
         "scenario": result["scenario"],
@@ -325,7 +332,7 @@ def row(database: str, result: dict, used: CpuSample | None) -> dict:
         "latency_ms": {k: v and round(v, 2) for k, v in result["latencyMs"].items()},
         "errors": result["errors"],
         "server_cpu_ms_per_request": used and ms_per_request(used.server_ticks, requests),
-        "database_cpu_ms_per_request": used and ms_per_request(used.database_ticks, requests),
+        "database_cpu_ms_per_request": database_cpu,
         "generator_cpu_ms_per_request": result["generatorCpuMsPerRequest"],
     }
 
@@ -366,6 +373,7 @@ def machine() -> dict:
         "memory_gib": round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 2**20, 1),
         "python": platform.python_version(),
         "node": node.stdout.strip(),
+        "load_average_1_5_15": os.getloadavg(),  # other work on the machine skews every figure
     }
 
 
