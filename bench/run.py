@@ -93,18 +93,17 @@ def parse_args() -> argparse.Namespace:
 # --- CPU accounting from /proc ------------------------------------------------------------
 
 
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(comm, ppid, utime+stime in ticks) of a live process, or None."""
+def _stat(pid: int) -> tuple[int, int, int] | None:
+    """(ppid, own utime+stime, reaped children's cutime+cstime) in ticks, or None if gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    comm = text[text.index("(") + 1 : text.rindex(")")]
-    fields = text[text.rindex(")") + 2 :].split()
-    return comm, int(fields[1]), int(fields[11]) + int(fields[12])
+    fields = text[text.rindex(")") + 2 :].split()  # from field 3 (state) on: proc(5)
+    return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
 
 
-def _all_stats() -> dict[int, tuple[str, int, int]]:
+def _all_stats() -> dict[int, tuple[int, int, int]]:
     stats = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (stat := _stat(int(entry.name))):
@@ -118,8 +117,11 @@ class CpuSample:
     database_ticks: int | None  # the PostgreSQL server and its backends (None: not ours/SQLite)
 
 
-def _tree_ticks(stats: dict[int, tuple[str, int, int]], root: int) -> int:
-    return sum(ticks for pid, (_, ppid, ticks) in stats.items() if root in (pid, ppid))
+def _tree_ticks(stats: dict[int, tuple[int, int, int]], root: int) -> int:
+    """CPU of a process and its children, those that exited included (e.g. a backend whose
+    connection was closed), since the parent that reaped them is charged their time."""
+    live = sum(own for pid, (ppid, own, _) in stats.items() if root in (pid, ppid))
+    return live + (stats[root][2] if root in stats else 0)
 
 
 def sample_cpu(master_pid: int) -> CpuSample:
