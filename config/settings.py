@@ -134,8 +134,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# Admin CSS without collectstatic under runserver_plus with DEBUG off; gunicorn gets the same.
-WHITENOISE_USE_FINDERS = True
+# Admin CSS without collectstatic under runserver_plus with DEBUG off. make serve runs
+# collectstatic and sets DJANGO_STATIC_COLLECTED=1: whitenoise then serves STATIC_ROOT with
+# its gzip copies (finders would shadow them with the apps' uncompressed originals).
+WHITENOISE_USE_FINDERS = os.environ.get("DJANGO_STATIC_COLLECTED") != "1"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/admin/"
