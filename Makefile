@@ -44,10 +44,11 @@ $(VENV)/.dev: requirements/dev.txt $(VENV)/.base
 	touch $@
 
 # Maintainers only: re-resolve the pinned, hashed lock files after editing requirements/*.in.
-lock:
-	$(PYTHON) -m pip install --quiet uv
-	$(PYTHON) -m uv pip compile --quiet --generate-hashes --python-version 3.11 requirements/base.in -o requirements/base.txt
-	$(PYTHON) -m uv pip compile --quiet --generate-hashes --python-version 3.11 requirements/base.in requirements/dev.in -o requirements/dev.txt
+LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11
+lock: $(VENV)/.base
+	$(PY) -m pip install --quiet uv
+	$(LOCK) requirements/base.in -o requirements/base.txt
+	$(LOCK) requirements/base.in requirements/dev.in -o requirements/dev.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache var/test-db.sqlite3*
