@@ -146,7 +146,7 @@ CSRF_TRUSTED_ORIGINS = [SITE_URL]
 
 # --- django-oidc-provider
 OIDC_USERINFO = "apps.idp.claims.userinfo"
-OIDC_EXTRA_SCOPE_CLAIMS = "apps.idp.claims.OfflineAccessScope"
+OIDC_EXTRA_SCOPE_CLAIMS = "apps.idp.claims.ScopeDescriptions"
 OIDC_CODE_EXPIRE = _env_int("OIDC_CODE_EXPIRE", 60)  # seconds; RFC 6749 §4.1.2 advises short
 OIDC_TOKEN_EXPIRE = _env_int("OIDC_TOKEN_EXPIRE", 300)  # access tokens, seconds
 OIDC_IDTOKEN_EXPIRE = _env_int("OIDC_IDTOKEN_EXPIRE", 300)
