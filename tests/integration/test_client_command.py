@@ -4,6 +4,7 @@ A stand-in person reads the authorization URL the command printed, signs in and 
 the consent page with requests (tests/flows.py), and pastes back what the receiver got.
 """
 
+import dataclasses
 import re
 import signal
 import socket
@@ -85,11 +86,38 @@ def client_tokens():
     return Token.objects.filter(client__client_id="test-cli")
 
 
-def assert_revoked_or_noted(out: str) -> None:
-    if "revoked at" in out:
-        assert not client_tokens().exists()
-    else:
-        assert "the IdP offers no revocation endpoint" in out
+@pytest.fixture
+def revoked(monkeypatch) -> list[str]:
+    """Refresh tokens the command revoked (recorded on their way to oidc.revoke)."""
+    tokens: list[str] = []
+    real_revoke = oidc.revoke
+
+    def recording(*args, token, **kwargs):
+        tokens.append(token)
+        return real_revoke(*args, token=token, **kwargs)
+
+    monkeypatch.setattr(oidc, "revoke", recording)
+    return tokens
+
+
+def assert_revoked_or_noted(out: str, origins, revoked: list[str]) -> None:
+    """With a revocation endpoint, the last refresh token no longer works; without, a note."""
+    if "revoked at" not in out:
+        assert "Note: the IdP offers no revocation endpoint" in out
+        assert revoked == []
+        return
+    assert len(revoked) == 1
+    with requests.Session() as http:
+        http.trust_env = False
+        http.verify = origins.ca_file
+        answer = flows.token_request(
+            http,
+            origins.idp_url,
+            grant_type="refresh_token",
+            refresh_token=revoked[0],
+            client_id="test-cli",
+        )
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
 
 
 @pytest.fixture
@@ -102,12 +130,12 @@ def quick(monkeypatch):
 
 
 def test_signs_in_shows_identity_and_refreshes_twice_with_rotation(
-    origins, seed_client, end_user, monkeypatch, quick
+    origins, seed_client, end_user, monkeypatch, quick, revoked
 ):
     out, err = run_client(origins, monkeypatch, "--interval", "0.01", "--max-refreshes", "2")
 
     assert "Tokens received" in out
-    assert "state checked" in out
+    assert re.search(r"accepted \(state (and iss )?checked\)", out)
     assert "ID token valid: RS256 signature" in out
     assert re.search(r"^  aud\s+test-cli$", out, re.MULTILINE)
     assert re.search(r"^  name\s+Alice Liddell$", out, re.MULTILINE)
@@ -115,7 +143,7 @@ def test_signs_in_shows_identity_and_refreshes_twice_with_rotation(
     refreshes = re.findall(r"refresh (\d): access token .*; refresh token ([^;\s]+)", out)
     assert refreshes == [("1", "rotated"), ("2", "rotated")]
     assert "Done: 2 refreshes" in out
-    assert_revoked_or_noted(out)
+    assert_revoked_or_noted(out, origins, revoked)
     assert err == ""
     assert len(quick) == 2  # one wait per refresh
 
@@ -211,7 +239,7 @@ def test_ctrl_c_at_the_prompt_exits_130(origins, seed_client, monkeypatch):
 
 
 def test_ctrl_c_in_the_loop_revokes_and_summarises(
-    origins, seed_client, end_user, monkeypatch, quick
+    origins, seed_client, end_user, monkeypatch, quick, revoked
 ):
     waits = iter([None, KeyboardInterrupt])
 
@@ -223,7 +251,23 @@ def test_ctrl_c_in_the_loop_revokes_and_summarises(
     out, _ = run_client(origins, monkeypatch, "--interval", "0.01")  # returns: exit code 0
     assert "Stopping (SIGINT)." in out
     assert "Done: 1 refresh, alive" in out
-    assert_revoked_or_noted(out)
+    assert_revoked_or_noted(out, origins, revoked)
+
+
+def test_a_failed_revocation_is_reported_and_the_exit_stays_clean(
+    origins, seed_client, end_user, monkeypatch, quick
+):
+    real_discover = oidc.discover
+
+    def with_revocation(http, issuer):  # an endpoint that is advertised but answers 404
+        provider = real_discover(http, issuer)
+        return dataclasses.replace(provider, revocation_endpoint=f"{issuer}/no-such-endpoint")
+
+    monkeypatch.setattr(oidc, "discover", with_revocation)
+    out, err = run_client(origins, monkeypatch, "--max-refreshes", "1", "--interval", "0.01")
+    assert "Ctrl+C stops (and revokes the refresh token)." in out
+    assert "Could not revoke the refresh token: the revocation endpoint answered HTTP 404" in err
+    assert "Done: 1 refresh" in out
 
 
 def test_sigterm_in_the_loop_ends_like_ctrl_c(origins, seed_client, end_user, monkeypatch, quick):
