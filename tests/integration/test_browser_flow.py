@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 
 from tests.conftest import END_USER_PASSWORD
@@ -214,6 +215,19 @@ def sign_in_and_answer(page: Page, shots: Screenshots, url: str, *, allow: bool 
         page.get_by_role("button", name="Deny").click()
     page.wait_for_selector("#code, #error")
     shots.take("receiver")
+
+
+def test_chromium_without_the_test_ca_refuses_the_idp(origins, tmp_path):
+    """The control: the other tests pass because of the NSS database, not lax TLS."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, env={**os.environ, "HOME": str(tmp_path)}
+        )
+        try:
+            with pytest.raises(PlaywrightError, match="ERR_CERT_AUTHORITY_INVALID"):
+                browser.new_page().goto(f"{origins.issuer}/.well-known/openid-configuration")
+        finally:
+            browser.close()
 
 
 def test_sign_in_in_chromium_then_two_refreshes_with_rotation(origins, page, screenshots):

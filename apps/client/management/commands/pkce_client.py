@@ -407,10 +407,13 @@ class Command(BaseCommand):
             return
         if limit == 0:
             return
-        until = f", {limit} times" if limit is not None else " until Ctrl+C"
+        revokes = " and revokes the refresh token" if session.provider.revocation_endpoint else ""
+        if limit is None:
+            plan = f"until Ctrl+C (which stops the client{revokes})"
+        else:
+            plan = f"{limit} time{'s' if limit != 1 else ''} (Ctrl+C stops earlier{revokes})"
         self.say()
-        revokes = " (and revokes the refresh token)" if session.provider.revocation_endpoint else ""
-        self.say(f"Refreshing every {interval:g} s{until}. Ctrl+C stops{revokes}.")
+        self.say(f"Refreshing every {interval:g} s, {plan}.")
         started = time.monotonic()
         while limit is None or session.refreshes < limit:
             due = schedule.next_refresh_at(started=started, interval=interval, now=time.monotonic())
@@ -436,7 +439,7 @@ class Command(BaseCommand):
         )
         session.refreshes += 1
         if tokens.refresh_token != old:
-            rotated = f"rotated ({oidc.short(old)} -> {oidc.short(tokens.refresh_token)})"
+            rotated = f"rotated {oidc.short(old)} -> {oidc.short(tokens.refresh_token)}"
         else:
             rotated = f"NOT rotated (still {oidc.short(old)})"
         now = time.time()
@@ -444,7 +447,7 @@ class Command(BaseCommand):
         self.say(
             f"{_clock(now)[:8]} refresh {session.refreshes}: access token "
             f"{oidc.short(tokens.access_token)} {_when(tokens.expires_at, now)}; "
-            f"refresh token {rotated}; userinfo OK (sub {session.sub}{', ' + who if who else ''})"
+            f"refresh token {rotated}; userinfo OK ({who or 'sub ' + session.sub})"
         )
 
     def retrying(self, what: str, action: Callable[[], T]) -> T:
