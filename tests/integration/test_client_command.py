@@ -201,6 +201,16 @@ def test_response_from_another_sign_in_is_refused_as_state_mismatch(
     assert not client_tokens().exists()
 
 
+def test_an_hs256_id_token_is_refused_as_forgeable(origins, seed_client, end_user, monkeypatch):
+    # An IdP misconfigured behind the admin's back: HS256 keyed with a secret the public
+    # client does not (and must not) have. The client cannot trust such a token.
+    type(seed_client).objects.filter(pk=seed_client.pk).update(
+        jwt_alg="HS256", client_secret="s" * 32
+    )
+    with pytest.raises(CommandError, match="alg check failed: .*anyone could have forged"):
+        run_client(origins, monkeypatch, "--max-refreshes", "0")
+
+
 def test_garbage_and_empty_lines_are_asked_again_and_end_of_input_stops(
     origins, seed_client, monkeypatch
 ):
