@@ -400,7 +400,14 @@ def test_issuer_must_equal_the_discovered_one(origins):
 
 
 @pytest.mark.parametrize(
-    ("flag", "value"), [("--interval", "0"), ("--interval", "soon"), ("--max-refreshes", "-1")]
+    ("flag", "value"),
+    [
+        ("--interval", "0"),
+        ("--interval", "soon"),
+        ("--interval", "nan"),
+        ("--max-refreshes", "-1"),
+        ("--max-refreshes", "²"),
+    ],
 )
 def test_bad_flag_values_are_refused(flag, value):
     with pytest.raises(CommandError, match=flag.lstrip("-")):

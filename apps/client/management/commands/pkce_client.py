@@ -67,15 +67,18 @@ def _positive_seconds(text: str) -> float:
 
 
 def _count(text: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
     return int(text)
 
 
-def _clock(epoch: float | None) -> str:
-    if epoch is None:
-        return "(no expiry given)"
+def _clock(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S UTC")
+
+
+def _time_of_day() -> str:
+    """The start of a progress line, in UTC like every other time the client shows."""
+    return datetime.now(UTC).strftime("%H:%M:%S")
 
 
 def _when(epoch: float | None, now: float) -> str:
@@ -445,7 +448,7 @@ class Command(BaseCommand):
         now = time.time()
         who = oidc.printable(str(claims.get("preferred_username") or claims.get("name") or ""))
         self.say(
-            f"{_clock(now)[:8]} refresh {session.refreshes}: access token "
+            f"{_time_of_day()} refresh {session.refreshes}: access token "
             f"{oidc.short(tokens.access_token)} {_when(tokens.expires_at, now)}; "
             f"refresh token {rotated}; userinfo OK ({who or 'sub ' + session.sub})"
         )
@@ -465,8 +468,7 @@ class Command(BaseCommand):
                     ) from exc
                 attempt += 1
                 self.stderr.write(
-                    f"{_clock(time.time())[:8]} {what} failed ({exc}); "
-                    f"retry {attempt} in {delay:g} s"
+                    f"{_time_of_day()} {what} failed ({exc}); retry {attempt} in {delay:g} s"
                 )
                 self.sleep(delay)
 
