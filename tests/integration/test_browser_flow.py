@@ -262,7 +262,8 @@ def test_ctrl_c_during_the_refresh_loop_ends_cleanly(origins, page, screenshots)
     out = client.output
     assert re.search(r"accepted \(state (and iss )?checked\)", out)
     assert "Stopping (SIGINT)." in out
-    assert re.search(r"^Done: 1 refresh, alive \d+s\.$", out, re.MULTILINE)
+    # SIGINT was sent right after the first refresh; on a slow machine a second may finish
+    assert re.search(r"^Done: [12] refresh(es)?, alive \d+s\.$", out, re.MULTILINE)
     assert re.search(r"Refresh token \S+ revoked at https://\S+ \(RFC 7009\)", out) or (
         "Note: the IdP offers no revocation endpoint" in out
     )
