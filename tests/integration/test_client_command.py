@@ -324,6 +324,16 @@ def test_revoked_grant_ends_the_loop_asking_to_sign_in_again(
     assert "invalid_grant" in str(failure.value)
 
 
+def test_the_environments_ca_bundle_does_not_override_ca_file(
+    origins, seed_client, end_user, monkeypatch, tmp_path
+):
+    other, _ = certs.ensure_certificates(Path(tmp_path))  # requests would prefer this one
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other.ca_cert))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(other.ca_cert))
+    out, _ = run_client(origins, monkeypatch, "--max-refreshes", "0")
+    assert "ID token valid" in out
+
+
 def test_missing_client_id_says_what_to_do(settings, tmp_path):
     settings.PKCE_CLIENT_ID = ""
     settings.PKCE_CLIENT_ID_FILE = tmp_path / "nothing-here"
