@@ -30,9 +30,10 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Debian's chromium for the browser tests (Playwright cannot download a browser here).
+# Debian's chromium for the browser tests (Playwright cannot download a browser here),
+# and certutil (libnss3-tools) to make it trust the test CA.
 system-deps:
-	@command -v chromium >/dev/null || scripts/install-system-packages chromium
+	@command -v chromium >/dev/null && command -v certutil >/dev/null || scripts/install-system-packages chromium libnss3-tools
 
 $(VENV)/.base: requirements/base.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
