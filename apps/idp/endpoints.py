@@ -65,20 +65,26 @@ class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
     """The library's authorization endpoint plus PKCE S256, scope policy and code binding."""
 
     def validate_params(self) -> None:
-        super().validate_params()  # client and redirect_uri first: errors there are a page
         redirect_uri = self.params["redirect_uri"]
-        query = self.request.POST if self.request.method == "POST" else self.request.GET
 
         def refuse(error: str, why: str) -> AuthorizeError:
             logger.info("authorize refused for client %s: %s", self.client.client_id, why)
             # Errors go to the query: only the code flow is served (RFC 6749 §4.1.2.1).
             return AuthorizeError(redirect_uri, error, "authorization_code")
 
-        if repeated := repeated_param(query, AUTHORIZE_PARAMS):
-            raise refuse("invalid_request", f"{repeated} sent more than once")
+        try:
+            super().validate_params()  # client and redirect_uri first: errors there are a page
+        except AuthorizeError as error:
+            error.grant_type = "authorization_code"
+            if self.params["response_type"] != "code":
+                raise refuse("unsupported_response_type", "not the code flow") from error
+            raise
         if self.params["response_type"] != "code":
             # Tokens in the front channel leak (RFC 9700 §2.1.2): only the code flow is served.
             raise refuse("unsupported_response_type", "response_type other than code")
+        query = self.request.POST if self.request.method == "POST" else self.request.GET
+        if repeated := repeated_param(query, AUTHORIZE_PARAMS):
+            raise refuse("invalid_request", f"{repeated} sent more than once")
         if signs_with_empty_key(self.client):
             raise refuse("unauthorized_client", "HS256 without a client secret")
         challenge = self.params["code_challenge"]
