@@ -6,7 +6,15 @@ from oidc_provider.models import Token
 
 from apps.idp import services
 from apps.idp.models import Grant
-from tests.idp.oauth import CLIENT_ID, ISSUER, REDIRECT_URI, authorize, exchange, oauth_error, refresh
+from tests.idp.oauth import (
+    CLIENT_ID,
+    ISSUER,
+    REDIRECT_URI,
+    authorize,
+    exchange,
+    oauth_error,
+    refresh,
+)
 
 
 def revoke(idp, **form):
@@ -40,8 +48,12 @@ def test_discovery_advertises_what_public_clients_need(idp, public_client):
 
 def test_discovery_names_hs256_only_while_a_confidential_client_can_use_it(idp, public_client):
     OIDCClient.objects.create(
-        name="legacy", client_id="legacy", client_type="confidential", client_secret="x" * 32,
-        jwt_alg="HS256", _redirect_uris=REDIRECT_URI,
+        name="legacy",
+        client_id="legacy",
+        client_type="confidential",
+        client_secret="x" * 32,
+        jwt_alg="HS256",
+        _redirect_uris=REDIRECT_URI,
     )
     meta = idp.get("/oidc/.well-known/openid-configuration").json()
     assert meta["id_token_signing_alg_values_supported"] == ["RS256", "HS256"]
@@ -90,8 +102,13 @@ def test_userinfo_refuses_a_token_in_the_query_string(idp, public_client, person
 
 def test_userinfo_with_a_client_credentials_token_is_an_error_not_a_500(idp):
     confidential = OIDCClient.objects.create(
-        name="machine", client_id="machine", client_type="confidential", client_secret="y" * 32,
-        jwt_alg="RS256", _redirect_uris=REDIRECT_URI, _scope="openid email",
+        name="machine",
+        client_id="machine",
+        client_type="confidential",
+        client_secret="y" * 32,
+        jwt_alg="RS256",
+        _redirect_uris=REDIRECT_URI,
+        _scope="openid email",
     )
     answer = idp.post(
         "/oidc/token",
@@ -132,8 +149,9 @@ def test_revoking_a_refresh_token_revokes_its_grant(idp, public_client, person):
 
 def test_revoking_an_access_token_ends_it_and_keeps_the_refresh_token(idp, public_client, person):
     tokens = exchange(idp, authorize(idp, person)).json()
-    answer = revoke(idp, token=tokens["access_token"], token_type_hint="access_token",
-                    client_id=CLIENT_ID)
+    answer = revoke(
+        idp, token=tokens["access_token"], token_type_hint="access_token", client_id=CLIENT_ID
+    )
     assert answer.status_code == 200
     assert userinfo(idp, tokens["access_token"]).status_code == 401
     assert refresh(idp, tokens["refresh_token"]).status_code == 200
