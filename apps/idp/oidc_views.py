@@ -4,6 +4,7 @@ Each view reads the request, calls `apps.idp.endpoints`, and shapes the response
 with `Cache-Control: no-store` for the back-channel endpoints, pages for the browser.
 """
 
+from email.header import decode_header, make_header
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -17,7 +18,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from oidc_provider import views as library
-from oidc_provider.lib.errors import AuthorizeError
+from oidc_provider.lib.errors import AuthorizeError, ClientIdError, RedirectUriError
 
 from apps.idp import endpoints, policy
 
@@ -36,6 +37,12 @@ class AuthorizeView(library.AuthorizeView):
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.endpoint: endpoints.PublicClientAuthorizeEndpoint | None = None
+        query = request.POST if request.method == "POST" else request.GET
+        if any(policy.has_control_characters(value) for value in query.getlist("state")):
+            # The library would paste it into a Location header: Django refuses (a 500), and
+            # no redirect can echo it. No genuine client sends one, so a page explains.
+            context = {"error": "invalid_request", "description": "state has control characters."}
+            return render(request, "oidc_provider/error.html", context, status=400)
         response = super().dispatch(request, *args, **kwargs)
         return self.with_issuer(response)
 
@@ -47,6 +54,9 @@ class AuthorizeView(library.AuthorizeView):
     def with_issuer(self, response: HttpResponse) -> HttpResponse:
         endpoint = self.endpoint
         location = response.get("Location", "") if response.status_code == 302 else ""
+        # The library pastes `state` into error redirects as is; Django then MIME-encodes a
+        # header that is not Latin-1. Decode it: the redirect is rebuilt, percent-encoded.
+        location = str(make_header(decode_header(location))) if location else ""
         client = getattr(endpoint, "client", None)
         if not (location and client and endpoint):
             return response
@@ -68,7 +78,12 @@ class AuthorizeView(library.AuthorizeView):
         # Consent belongs to a signed-in user; the library would fail with a 500 here.
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        return super().post(request, *args, **kwargs)
+        try:
+            return super().post(request, *args, **kwargs)
+        except (ClientIdError, RedirectUriError) as error:
+            # The library's post() catches these on GET only: a tampered form gave a 500.
+            context = {"error": error.error, "description": error.description}
+            return render(request, "oidc_provider/error.html", context, status=400)
 
 
 @method_decorator(csrf_exempt, name="dispatch")

@@ -93,6 +93,10 @@ def is_printable(value: str) -> bool:
     return bool(_PRINTABLE.fullmatch(value))
 
 
+def has_control_characters(value: str) -> bool:
+    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in value)
+
+
 def fingerprint(secret: str) -> str:
     """SHA-256 hex of a code or refresh token: what we keep once the value itself is gone."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()

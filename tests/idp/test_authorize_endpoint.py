@@ -142,3 +142,26 @@ def test_anonymous_consent_post_goes_to_sign_in(idp, public_client):
     answer = idp.post("/oidc/authorize", {**authorize_params(VERIFIER), "allow": "Allow"})
     assert answer.status_code == 302
     assert answer["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("overrides", [{"client_id": ""}, {"redirect_uri": "https://evil.test/"}])
+def test_a_tampered_consent_form_gets_a_page_not_a_500(idp, public_client, person, overrides):
+    idp.force_login(person)
+    answer = idp.post("/oidc/authorize", {**authorize_params(VERIFIER, **overrides), "allow": "1"})
+    assert answer.status_code == 400
+    assert "cannot continue" in answer.content.decode()
+
+
+@pytest.mark.parametrize("state", ["a\r\nSet-Cookie: x=1", "\x00", "tab\there"])
+def test_state_with_control_characters_gets_a_page_not_a_500(idp, public_client, person, state):
+    idp.force_login(person)
+    for method in (idp.get, idp.post):
+        answer = method("/oidc/authorize", authorize_params(VERIFIER, state=state))
+        assert answer.status_code == 400
+
+
+def test_non_ascii_state_comes_back_percent_encoded(idp, public_client, person):
+    idp.force_login(person)
+    answer = idp.post("/oidc/authorize", authorize_params(VERIFIER, state="ĀØ"))  # a denial
+    assert answer["Location"].isascii()
+    assert redirect_params(answer["Location"])["state"] == "ĀØ"
