@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from oidc_provider import views as library
 from oidc_provider.lib.errors import AuthorizeError, ClientIdError, RedirectUriError
+from oidc_provider.lib.utils.oauth2 import extract_client_auth
 
 from apps.idp import endpoints, policy
 
@@ -140,6 +141,22 @@ class UserinfoView(View):
         response = oauth_json(body, 405)
         response["Allow"] = "GET, POST"
         return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class IntrospectionView(library.TokenIntrospectionView):
+    """The library's RFC 7662 endpoint, which queries whatever it is sent.
+
+    A NUL in `token` or the secret makes PostgreSQL refuse the query (a 500); such values
+    cannot be ours, so they are inactive without a query.
+    """
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        client_id, client_secret = extract_client_auth(request)
+        values = (request.POST.get("token", ""), client_id or "", client_secret or "")
+        if not all(policy.is_opaque_value(value) for value in values):
+            return self.token_instrospection_endpoint_class.response({"active": False})
+        return super().post(request, *args, **kwargs)
 
 
 class ProviderInfoView(library.ProviderInfoView):
