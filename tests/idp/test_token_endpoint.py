@@ -9,8 +9,8 @@ from django.utils import timezone
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token
 
-from apps.idp import services
-from apps.idp.models import Grant
+from apps.idp import endpoints, services
+from apps.idp.models import Grant, RotatedRefreshToken
 from tests.idp.oauth import (
     CLIENT_ID,
     REDIRECT_URI,
@@ -297,3 +297,25 @@ def test_a_narrower_scope_on_refresh_is_granted(idp, public_client, person):
     answer = refresh(idp, first["refresh_token"], scope="openid offline_access")
     assert answer.status_code == 200
     assert answer.json()["scope"] == "openid offline_access"
+
+
+@pytest.mark.postgres
+def test_a_rotation_lost_between_read_and_write_is_refused(idp, public_client, person, monkeypatch):
+    """What a parallel request sees when another rotated the token after its read.
+
+    SQLite's IMMEDIATE transactions serialise whole requests, so this interleaving only
+    happens on PostgreSQL; here it is forced, to show the conditional UPDATE decides.
+    """
+    first = exchange(idp, authorize(idp, person)).json()
+    real_create_token = endpoints.create_token
+
+    def rotated_meanwhile(**kwargs):
+        Token.objects.update(refresh_token="the-winners-token")
+        return real_create_token(**kwargs)
+
+    monkeypatch.setattr(endpoints, "create_token", rotated_meanwhile)
+    answer = refresh(idp, first["refresh_token"])
+    assert answer.status_code == 400 and oauth_error(answer) == "invalid_grant"
+    # (The simulated winner wrote inside this request's transaction, rolled back with it.)
+    assert Token.objects.count() == 1
+    assert not RotatedRefreshToken.objects.exists()
