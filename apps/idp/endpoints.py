@@ -33,7 +33,7 @@ from oidc_provider.models import Code, Token
 from oidc_provider.settings import get as library_setting
 
 from apps.idp import policy
-from apps.idp.models import Grant, IssuedToken, RotatedRefreshToken
+from apps.idp.models import Grant, IssuedToken
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
         Grant.objects.create(
             client=self.client,
             code_hash=policy.fingerprint(code.code),
+            family=policy.new_family(),
             redirect_uri=self.params["redirect_uri"],
             created_at=now,
         )
@@ -265,6 +266,7 @@ class TokenEndpoint:
         if claimed != 1 or deleted != 1:
             raise invalid  # another request exchanged it first
         token = create_token(user=code.user, client=self.client, scope=code.scope)
+        token.refresh_token = policy.new_refresh_token(grant.family)
         return self.issue(
             token, grant, user=code.user, nonce=code.nonce, openid=code.is_authentication
         )
@@ -331,6 +333,7 @@ class TokenEndpoint:
         if set(requested) - set(token.scope):
             raise TokenRefusal("invalid_scope", "The scope exceeds what was granted.")
         fresh = create_token(user=token.user, client=self.client, scope=requested or token.scope)
+        fresh.refresh_token = policy.new_refresh_token(grant.family)
         id_token = self.id_token(fresh, token.user, None) if token.id_token else None
         fresh.id_token = id_token or {}
         # Rotate in place, only if nobody rotated it meanwhile: of concurrent requests with
@@ -344,9 +347,8 @@ class TokenEndpoint:
         )
         if rotated != 1:
             raise invalid
-        Grant.objects.filter(pk=grant.pk).update(last_used_at=self.now)
-        RotatedRefreshToken.objects.create(
-            token_hash=policy.fingerprint(value), grant=grant, rotated_at=self.now
+        Grant.objects.filter(pk=grant.pk).update(
+            last_used_at=self.now, previous_refresh_hash=policy.fingerprint(value)
         )
         return self.token_response(fresh, id_token)
 
@@ -357,24 +359,29 @@ class TokenEndpoint:
         return self.now >= last_used + idle or self.now >= grant.created_at + absolute
 
     def detect_reuse(self, value: str, invalid: TokenRefusal) -> None:
-        """An already-rotated refresh token: revoke its grant, unless it lost a race just now.
+        """A refresh token of a known family that is not its live one: revoke the grant.
 
-        Requests that raced the rotation (sent together, or a retry after a lost response)
-        present the old token within `OIDC_REFRESH_REUSE_GRACE_SECONDS`; they are refused
-        without revoking anything, so the family that won stays intact.
+        Unless it is the token the last rotation replaced, presented within
+        `OIDC_REFRESH_REUSE_GRACE_SECONDS` of it: such a request raced the rotation (sent
+        together, or a retry after a lost response) and is refused without revoking, so the
+        family that won stays intact.
         """
-        rotated = (
-            RotatedRefreshToken.objects.select_related("grant")
-            .filter(token_hash=policy.fingerprint(value), grant__client=self.client)
+        family = policy.refresh_token_family(value)
+        grant = (
+            Grant.objects.filter(family=family, client=self.client, revoked_at__isnull=True)
+            .only("pk", "last_used_at", "previous_refresh_hash")
             .first()
+            if family
+            else None
         )
-        if rotated is None:
+        if grant is None:
             return
         grace = _setting_seconds("OIDC_REFRESH_REUSE_GRACE_SECONDS")
-        if self.now - rotated.rotated_at < grace:
+        raced = secrets.compare_digest(policy.fingerprint(value), grant.previous_refresh_hash)
+        if raced and grant.last_used_at and self.now - grant.last_used_at < grace:
             return
-        logger.warning("refresh token reuse for grant %s: grant revoked", rotated.grant_id)
-        invalid.aftermath.append(lambda: revoke_grant(rotated.grant_id))
+        logger.warning("refresh token reuse for grant %s: grant revoked", grant.pk)
+        invalid.aftermath.append(lambda: revoke_grant(grant.pk))
 
     # --- client_credentials (confidential clients only)
 
@@ -452,11 +459,10 @@ def revoke_token(oidc_client: OIDCClient, value: str, hint: str) -> None:
         else:
             token.delete()
         return
-    rotated = RotatedRefreshToken.objects.filter(
-        token_hash=policy.fingerprint(value), grant__client=oidc_client
-    ).first()
-    if rotated is not None:
-        revoke_grant(rotated.grant_id)
+    family = policy.refresh_token_family(value)
+    grant = Grant.objects.filter(family=family, client=oidc_client).first() if family else None
+    if grant is not None:  # an earlier refresh token of the grant: the grant goes
+        revoke_grant(grant.pk)
 
 
 # --- userinfo (OIDC Core §5.3, RFC 6750)

@@ -97,6 +97,23 @@ def has_control_characters(value: str) -> bool:
     return any(ord(char) < 0x20 or ord(char) == 0x7F for char in value)
 
 
+_REFRESH_TOKEN = re.compile(r"([0-9a-f]{32})\.[0-9a-f]{32}")
+
+
+def new_family() -> str:
+    return secrets.token_hex(16)
+
+
+def new_refresh_token(family: str) -> str:
+    """`<family>.<secret>`: 128 random bits each; the family names the grant."""
+    return f"{family}.{secrets.token_hex(16)}"
+
+
+def refresh_token_family(value: str) -> str | None:
+    match = _REFRESH_TOKEN.fullmatch(value)
+    return match.group(1) if match else None
+
+
 def fingerprint(secret: str) -> str:
     """SHA-256 hex of a code or refresh token: what we keep once the value itself is gone."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()

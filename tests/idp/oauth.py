@@ -11,7 +11,7 @@ from oidc_provider.models import Code, RSAKey, Token
 
 from apps.client import pkce
 from apps.idp import services
-from apps.idp.models import Grant, RotatedRefreshToken
+from apps.idp.models import Grant
 
 IDP_HOST = "idp.local:8443"
 ISSUER = "https://idp.local:8443/oidc"
@@ -124,8 +124,11 @@ def stored() -> tuple:
     return (
         sorted(Code.objects.values_list("code", "expires_at")),
         sorted(Token.objects.values_list("access_token", "refresh_token", "expires_at")),
-        sorted(Grant.objects.values_list("pk", "exchanged_at", "last_used_at", "revoked_at")),
-        sorted(RotatedRefreshToken.objects.values_list("token_hash", "grant_id")),
+        sorted(
+            Grant.objects.values_list(
+                "pk", "exchanged_at", "last_used_at", "previous_refresh_hash", "revoked_at"
+            )
+        ),
     )
 
 

@@ -10,7 +10,7 @@ from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token
 
 from apps.idp import endpoints, services
-from apps.idp.models import Grant, RotatedRefreshToken
+from apps.idp.models import Grant
 from tests.idp.oauth import (
     CLIENT_ID,
     REDIRECT_URI,
@@ -318,4 +318,20 @@ def test_a_rotation_lost_between_read_and_write_is_refused(idp, public_client, p
     assert answer.status_code == 400 and oauth_error(answer) == "invalid_grant"
     # (The simulated winner wrote inside this request's transaction, rolled back with it.)
     assert Token.objects.count() == 1
-    assert not RotatedRefreshToken.objects.exists()
+    assert Grant.objects.get().previous_refresh_hash == ""
+
+
+def test_an_older_refresh_token_is_reuse_even_within_the_grace_period(idp, public_client, person):
+    first = exchange(idp, authorize(idp, person)).json()
+    second = refresh(idp, first["refresh_token"]).json()
+    newest = refresh(idp, second["refresh_token"]).json()
+    assert oauth_error(refresh(idp, first["refresh_token"])) == "invalid_grant"
+    assert oauth_error(refresh(idp, newest["refresh_token"])) == "invalid_grant"  # revoked
+
+
+def test_refresh_tokens_of_a_grant_share_its_family(idp, public_client, person):
+    first = exchange(idp, authorize(idp, person)).json()
+    second = refresh(idp, first["refresh_token"]).json()
+    family = Grant.objects.get().family
+    assert first["refresh_token"].startswith(f"{family}.")
+    assert second["refresh_token"].startswith(f"{family}.")
