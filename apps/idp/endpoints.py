@@ -135,6 +135,7 @@ def revoke_grant(grant_id: int) -> None:
 
 
 def consume_code(code_id: int, grant_id: int | None) -> None:
+    """A failed PKCE check uses the code up (RFC 7636 §4.6 leaves no second try)."""
     Code.objects.filter(pk=code_id).delete()
     if grant_id is not None:
         Grant.objects.filter(pk=grant_id).update(revoked_at=timezone.now())

@@ -23,7 +23,7 @@ from oidc_provider.lib.utils.oauth2 import extract_client_auth
 
 from apps.idp import endpoints, policy
 
-ENDPOINT_PARAMS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id")
+END_SESSION_PARAMS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id")
 
 
 def oauth_json(body: dict[str, Any], status: int = 200) -> JsonResponse:
@@ -69,7 +69,7 @@ class AuthorizeView(library.AuthorizeView):
         description = None
         if "error=" in location:
             code = location.split("error=", 1)[1].split("&", 1)[0]
-            description = AuthorizeError._errors.get(code)
+            description = AuthorizeError(redirect_uri, code, "authorization_code").description
         response["Location"] = policy.authorization_response(
             location, redirect_uri, settings.OIDC_ISSUER, endpoint.params["state"], description
         )
@@ -212,7 +212,7 @@ class EndSessionView(View):
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         query = request.POST if request.method == "POST" else request.GET
-        self.params = {name: query.get(name, "") for name in ENDPOINT_PARAMS}
+        self.params = {name: query.get(name, "") for name in END_SESSION_PARAMS}
         self.oidc_client = None
         hint = self.params["id_token_hint"]
         if hint:
