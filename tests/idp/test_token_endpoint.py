@@ -9,6 +9,7 @@ from django.utils import timezone
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token
 
+from apps.client import pkce
 from apps.idp import endpoints, services
 from apps.idp.models import Grant
 from tests.idp.oauth import (
@@ -74,6 +75,7 @@ class Case:
     status: int
     error: str
     refresh: bool = False  # a refresh request (else a code exchange)
+    consumed: bool = False  # the code is used up (RFC 7636 §4.6); nothing else changes
 
 
 CODE_CASES = [
@@ -90,6 +92,9 @@ CODE_CASES = [
     Case("other redirect_uri", {"redirect_uri": OTHER_REDIRECT_URI}, 400, "invalid_grant"),
     Case("unregistered redirect_uri", {"redirect_uri": "https://evil.test/"}, 400, "invalid_grant"),
     Case("repeated code", {"code": ["a", "b"]}, 400, "invalid_request"),
+    Case("code of another client", {"client_id": "other-cli"}, 400, "invalid_grant"),
+    Case("no verifier", {"code_verifier": None}, 400, "invalid_grant", consumed=True),
+    Case("plain verifier", {"code_verifier": "CHALLENGE"}, 400, "invalid_grant", consumed=True),
 ]
 REFRESH_CASES = [
     Case("missing refresh_token", {"refresh_token": None}, 400, "invalid_request", True),
@@ -121,11 +126,17 @@ def test_refused_requests_change_nothing(idp, public_client, other_client, perso
         before = stored()
         answer = refresh(idp, tokens["refresh_token"], **form)
     else:
+        if form.get("code_verifier") == "CHALLENGE":  # the challenge itself, as plain would
+            form["code_verifier"] = pkce.s256_challenge(authorized.verifier)
         before = stored()
         answer = exchange(idp, authorized, **form)
     assert answer.status_code == case.status, answer.content
     assert oauth_error(answer) == case.error
-    assert stored() == before
+    if case.consumed:
+        assert not Code.objects.filter(code=authorized.code).exists()
+        assert Token.objects.count() == len(before[1])
+    else:
+        assert stored() == before
 
 
 def test_an_expired_code_is_refused(idp, public_client, person):
