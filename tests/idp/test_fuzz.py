@@ -126,3 +126,28 @@ def test_introspection_answers_json_for_anything(signed_in, form, authorization)
     answer = signed_in.post("/oidc/introspect", form, **headers(authorization))
     assert answer.status_code == 200
     assert answer.json() == {"active": False}
+
+
+jwt_like = st.builds(
+    lambda parts: ".".join(parts),
+    st.lists(st.text(alphabet="eyJhbGciOiJSUzI1NiJ9-_=", max_size=30), min_size=1, max_size=4),
+)
+
+
+@fuzz
+@given(
+    params=st.fixed_dictionaries(
+        {},
+        optional={
+            "id_token_hint": st.one_of(jwt_like, junk),
+            "post_logout_redirect_uri": junk,
+            "state": junk,
+            "client_id": junk,
+            "confirm": junk,
+        },
+    ),
+    method=st.sampled_from(["get", "post"]),
+)
+def test_end_session_answers_a_page_or_a_registered_redirect(signed_in, params, method):
+    answer = getattr(signed_in, method)("/oidc/end-session", params)
+    assert answer.status_code in (200, 400), answer.content[:300]
