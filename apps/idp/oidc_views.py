@@ -162,6 +162,12 @@ class IntrospectionView(library.TokenIntrospectionView):
 class ProviderInfoView(library.ProviderInfoView):
     """Discovery (OIDC Discovery §3, RFC 8414) saying only what this IdP actually does."""
 
+    def _build_cache_key(self, request: HttpRequest) -> str:
+        # With OIDC_DISCOVERY_CACHE_ENABLE the document is cached under this key. The
+        # library's key queries the response types (fixed here); ours names what varies:
+        # the site and the signing algorithms, so adding an HS256 client is seen at once.
+        return f"idp_discovery:{settings.SITE_URL}:{','.join(signing_algorithms())}"
+
     def _build_response_dict(self, request: HttpRequest) -> dict[str, Any]:
         meta = super()._build_response_dict(request)
         site = settings.SITE_URL

@@ -194,3 +194,18 @@ def test_revocation_errors(idp, public_client, form, status, error):
 def test_revocation_is_post_only(idp):
     answer = idp.get("/oidc/revoke")
     assert answer.status_code == 405 and oauth_error(answer) == "invalid_request"
+
+
+def test_a_cached_discovery_document_follows_the_signing_algorithms(idp, public_client, settings):
+    settings.OIDC_DISCOVERY_CACHE_ENABLE = True
+    url = "/oidc/.well-known/openid-configuration"
+    assert idp.get(url).json()["id_token_signing_alg_values_supported"] == ["RS256"]
+    OIDCClient.objects.create(
+        name="legacy",
+        client_id="legacy",
+        client_type="confidential",
+        client_secret="x" * 32,
+        jwt_alg="HS256",
+        _redirect_uris=REDIRECT_URI,
+    )
+    assert idp.get(url).json()["id_token_signing_alg_values_supported"] == ["RS256", "HS256"]
