@@ -48,9 +48,10 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Debian's chromium for the browser tests (Playwright cannot download a browser here).
+# Debian's chromium for the browser tests (Playwright cannot download a browser here),
+# and certutil (libnss3-tools) to make it trust the test CA.
 system-deps:
-	@command -v chromium >/dev/null || scripts/install-system-packages chromium
+	@command -v chromium >/dev/null && command -v certutil >/dev/null || scripts/install-system-packages chromium libnss3-tools
 
 $(VENV)/.base: requirements/base.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,11 +67,12 @@ $(VENV)/.bench: requirements/bench.txt $(VENV)/.base
 	touch $@
 
 # Maintainers only: re-resolve the pinned, hashed lock files after editing requirements/*.in.
-lock:
-	$(PYTHON) -m pip install --quiet uv
-	$(PYTHON) -m uv pip compile --quiet --generate-hashes --python-version 3.11 requirements/base.in -o requirements/base.txt
-	$(PYTHON) -m uv pip compile --quiet --generate-hashes --python-version 3.11 requirements/base.in requirements/dev.in -o requirements/dev.txt
-	$(PYTHON) -m uv pip compile --quiet --generate-hashes --python-version 3.11 requirements/base.in requirements/bench.in -o requirements/bench.txt
+LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11
+lock: $(VENV)/.base
+	$(PY) -m pip install --quiet uv
+	$(LOCK) requirements/base.in -o requirements/base.txt
+	$(LOCK) requirements/base.in requirements/dev.in -o requirements/dev.txt
+	$(LOCK) requirements/base.in requirements/bench.in -o requirements/bench.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache var/test-db.sqlite3*

@@ -28,9 +28,16 @@ def userinfo(claims: dict[str, Any], user: AbstractBaseUser) -> dict[str, Any]:
     return claims
 
 
-class OfflineAccessScope(ScopeClaims):
-    """Describes `offline_access` on the consent page; it adds no claims (OIDC Core §11)."""
+class ScopeDescriptions(ScopeClaims):
+    """What the consent page says each scope releases, matching what `userinfo` fills in.
 
+    The library's own text for `profile` promises gender and birthdate, which this IdP
+    never releases. `offline_access` adds no claims (OIDC Core §11): it asks for a
+    refresh token.
+    """
+
+    info_profile = (_("Your name"), _("Your name and username."))
+    info_email = (_("Email address"), _("Your email address."))
     info_offline_access = (
         _("Stay connected"),
         _("Keep access while you are away, until you sign out or revoke it (refresh tokens)."),

@@ -34,10 +34,10 @@ def unresolved(hostnames: list[str]) -> list[str]:
     return missing
 
 
-def add_to_hosts_file(hostnames: list[str], hosts_file: Path = HOSTS_FILE) -> bool:
+def add_to_hosts_file(hostnames: list[str]) -> bool:
     """Append one line for `hostnames`; False (and nothing written) when the file is read-only."""
     try:
-        with hosts_file.open("a", encoding="ascii") as handle:
+        with HOSTS_FILE.open("a", encoding="ascii") as handle:
             handle.write(f"\n{hosts_line(hostnames)}\n")
     except OSError:
         return False

@@ -59,7 +59,7 @@ def test_the_consent_page_names_the_client_and_each_scope(origins, https, seed_c
     page = https.get(f"{origins.idp_url}/oidc/authorize", params=params, timeout=10)
     assert page.status_code == 200
     assert seed_client.name in page.text
-    for described in ("Basic profile", "Email", "Stay connected"):
+    for described in ("Your name and username", "Your email address", "Stay connected"):
         assert described in page.text
     assert page.headers["X-Frame-Options"] == "DENY"
 

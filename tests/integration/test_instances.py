@@ -291,11 +291,6 @@ def test_session_and_grant_started_on_one_instance_continue_on_the_other(
         assert userinfo.json()["preferred_username"] == end_user.username
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs atomic refresh-token rotation (issue 4): the library reads the token "
-    "without a lock, so concurrent refreshes on PostgreSQL fork the token family",
-)
 def test_concurrent_refreshes_of_one_token_across_instances_give_one_success(
     shared, oidc_client, end_user
 ):

@@ -1,0 +1,41 @@
+"""What the IdP remembers beside django-oidc-provider's own tables: one row per grant.
+
+A grant is one authorization: the code, then the tokens issued from it and rotated from
+each other (a refresh token family). Every refresh token of a grant starts with the
+grant's random `family` id, so a rotated one presented again names its grant without a
+table of used tokens (RFC 9700 §4.14.2). The code is kept as a SHA-256 fingerprint only,
+enough to recognise a replay (RFC 6749 §4.1.2).
+"""
+
+from django.db import models
+from oidc_provider.models import Client as OIDCClient
+from oidc_provider.models import Token
+
+
+class Grant(models.Model):
+    client = models.ForeignKey(OIDCClient, on_delete=models.CASCADE, related_name="+")
+    code_hash = models.CharField(max_length=64, unique=True)  # the unique index is the lookup
+    family = models.CharField(max_length=32, unique=True)  # prefix of its refresh tokens
+    redirect_uri = models.TextField()  # the authorization request's; the code is bound to it
+    created_at = models.DateTimeField()  # the absolute refresh lifetime counts from here
+    exchanged_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)  # last exchange or rotation
+    # The refresh token the last rotation replaced: presented again within the grace
+    # period, it lost a race rather than being reused.
+    previous_refresh_hash = models.CharField(max_length=64, blank=True, default="")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"grant {self.pk} of {self.client}"
+
+
+class IssuedToken(models.Model):
+    """Links a library `Token` (access + refresh token) to the grant it belongs to."""
+
+    token = models.OneToOneField(
+        Token, on_delete=models.CASCADE, primary_key=True, related_name="grant_link"
+    )
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="issued")
+
+    def __str__(self) -> str:
+        return f"token {self.token_id} of grant {self.grant_id}"

@@ -1,0 +1,164 @@
+"""The IdP's protocol rules for public clients (RFC 9700, 7636, 9207). No Django, no I/O.
+
+Endpoints in `apps/idp/endpoints.py` call these with plain values; tests feed them directly.
+"""
+
+import base64
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# What this IdP releases: `openid`, the scopes `apps.idp.claims` fills in, and
+# `offline_access`, which asks for a refresh token (OIDC Core §11).
+SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access")
+OFFLINE_ACCESS = "offline_access"
+CLAIMS_SUPPORTED = (
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "email",
+    "email_verified",
+)
+
+_S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # BASE64URL(SHA-256), no padding: RFC 7636 §4.2
+_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 §4.1
+# Codes, tokens and client ids are VCHAR strings (RFC 6749 Appendix A); anything else (NUL
+# included, which PostgreSQL refuses in text) cannot be one of ours and is never queried.
+_OPAQUE = re.compile(r"[\x21-\x7e]{1,255}")
+_PRINTABLE = re.compile(r"[\x20-\x7e]{0,255}")
+
+
+def allowed_scopes(client_scopes: Iterable[str]) -> set[str]:
+    """The scopes a client may get: those set in the admin, or every supported one if none are.
+
+    `openid` is always allowed: every client of this IdP is an OpenID Connect client.
+    Scopes set in the admin that the IdP does not support are never granted.
+    """
+    configured = set(client_scopes)
+    allowed = configured & set(SUPPORTED_SCOPES) if configured else set(SUPPORTED_SCOPES)
+    return allowed | {"openid"}
+
+
+def grantable_scopes(requested: Iterable[str], client_scopes: Iterable[str]) -> list[str]:
+    """The requested scopes the client may get, in request order, without repeats.
+
+    Others are dropped, as RFC 6749 §3.3 lets the server issue a narrower scope than asked
+    for (and OIDC Core §3.1.2.1 says unknown scopes are ignored); the token response then
+    names the scope granted.
+    """
+    allowed = allowed_scopes(client_scopes)
+    granted: list[str] = []
+    for scope in requested:
+        if scope in allowed and scope not in granted:
+            granted.append(scope)
+    return granted
+
+
+def is_s256_challenge(challenge: str) -> bool:
+    return bool(_S256_CHALLENGE.fullmatch(challenge))
+
+
+def is_verifier(verifier: str) -> bool:
+    return bool(_VERIFIER.fullmatch(verifier))
+
+
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def verifier_matches(verifier: str, challenge: str) -> bool:
+    """RFC 7636 §4.6 for S256, compared in constant time."""
+    return is_verifier(verifier) and secrets.compare_digest(s256(verifier), challenge)
+
+
+def is_opaque_value(value: str) -> bool:
+    """Could this be a code, token or client id we issued? (Checked before any query.)"""
+    return bool(_OPAQUE.fullmatch(value))
+
+
+def is_printable(value: str) -> bool:
+    """Printable ASCII, short enough for the library's 255-character columns."""
+    return bool(_PRINTABLE.fullmatch(value))
+
+
+def has_control_characters(value: str) -> bool:
+    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in value)
+
+
+_REFRESH_TOKEN = re.compile(r"([0-9a-f]{32})\.[0-9a-f]{32}")
+
+
+def new_family() -> str:
+    return secrets.token_hex(16)
+
+
+def new_refresh_token(family: str) -> str:
+    """`<family>.<secret>`: 128 random bits each; the family names the grant."""
+    return f"{family}.{secrets.token_hex(16)}"
+
+
+def refresh_token_family(value: str) -> str | None:
+    match = _REFRESH_TOKEN.fullmatch(value)
+    return match.group(1) if match else None
+
+
+def fingerprint(secret: str) -> str:
+    """SHA-256 hex of a code or refresh token: what we keep once the value itself is gone."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def same_endpoint(url: str, redirect_uri: str) -> bool:
+    """Does `url` go to `redirect_uri` (same scheme, host, port and path)?"""
+    target, registered = urlsplit(url), urlsplit(redirect_uri)
+    return (target.scheme, target.netloc, target.path) == (
+        registered.scheme,
+        registered.netloc,
+        registered.path,
+    )
+
+
+_ERROR_CODE = re.compile(r"error=([a-z_]+)")
+
+
+def authorization_response(
+    location: str, redirect_uri: str, issuer: str, state: str, description: str | None
+) -> str:
+    """Rebuild a redirect to the client so that it carries `iss` (RFC 9207 §2).
+
+    Success redirects keep their parameters. Error redirects are rebuilt from the error code
+    alone: the library pastes `state` into them unencoded, which would let a crafted `state`
+    add parameters (an `iss` of its choosing, say).
+    """
+    parts = urlsplit(location)
+    use_fragment = "error=" in parts.fragment or "code=" in parts.fragment
+    carrier = parts.fragment if use_fragment else parts.query
+    error = _ERROR_CODE.match(carrier[carrier.find("error=") :]) if "error=" in carrier else None
+    if error:
+        base = urlsplit(redirect_uri)
+        params = parse_qsl(base.query, keep_blank_values=True)
+        response = [("error", error.group(1))]
+        if description:
+            response.append(("error_description", description))
+        if state:
+            response.append(("state", state))
+        response.append(("iss", issuer))
+        if use_fragment:
+            return urlunsplit(base._replace(fragment=urlencode(response)))
+        return urlunsplit(base._replace(query=urlencode(params + response)))
+    params = [(k, v) for k, v in parse_qsl(carrier, keep_blank_values=True) if k != "iss"]
+    params.append(("iss", issuer))
+    if use_fragment:
+        return urlunsplit(parts._replace(fragment=urlencode(params)))
+    return urlunsplit(parts._replace(query=urlencode(params)))

@@ -1,0 +1,116 @@
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from oidc_provider.models import Client as OIDCClient
+from oidc_provider.models import RSAKey
+
+from apps.idp import hosts
+
+
+@pytest.fixture
+def demo_files(settings, tmp_path, monkeypatch):
+    """Point every file prepare_demo writes at a temporary folder."""
+    settings.CERTS_DIR = tmp_path / "certs"
+    settings.VAR_DIR = tmp_path / "var"
+    settings.PKCE_CLIENT_ID_FILE = tmp_path / "var" / "pkce_client_id"
+    hosts_file = tmp_path / "hosts"
+    hosts_file.write_text("127.0.0.1 localhost\n")
+    monkeypatch.setattr(hosts, "HOSTS_FILE", hosts_file)
+    for name in ("DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def names_resolve(monkeypatch):
+    monkeypatch.setattr(hosts, "resolves_to_loopback", lambda name: True)
+
+
+@pytest.fixture
+def names_do_not_resolve(monkeypatch):
+    monkeypatch.setattr(hosts, "resolves_to_loopback", lambda name: False)
+
+
+def prepare() -> str:
+    out = StringIO()
+    call_command("prepare_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_prepare_demo_sets_up_everything_and_says_what_next(db, demo_files, names_resolve):
+    output = prepare()
+    client_id = (demo_files / "var" / "pkce_client_id").read_text().strip()
+    password = (demo_files / "var" / "demo-password").read_text().strip()
+    assert (demo_files / "certs" / "ca.pem").exists()
+    assert RSAKey.objects.count() == 1
+    assert OIDCClient.objects.get(client_id=client_id).client_type == "public"
+    assert get_user_model().objects.get(username="demo").check_password(password)
+    assert f"demo / {password}" in output
+    assert f"Client id      {client_id}" in output
+    assert "/admin/" in output
+    assert "make client" in output
+    assert str(demo_files / "certs" / "ca.pem") in output
+
+
+def test_prepare_demo_twice_changes_nothing(db, demo_files, names_resolve):
+    prepare()
+    ca = (demo_files / "certs" / "ca.pem").read_bytes()
+    client_id = (demo_files / "var" / "pkce_client_id").read_text()
+    prepare()
+    assert (demo_files / "certs" / "ca.pem").read_bytes() == ca
+    assert (demo_files / "var" / "pkce_client_id").read_text() == client_id
+    assert OIDCClient.objects.count() == 1
+    assert RSAKey.objects.count() == 1
+    assert get_user_model().objects.count() == 1
+
+
+def test_prepare_demo_keeps_a_password_set_by_hand(db, demo_files, names_resolve):
+    prepare()
+    user = get_user_model().objects.get(username="demo")
+    user.set_password("chosen by hand")
+    user.save()
+    output = prepare()
+    user.refresh_from_db()
+    assert user.check_password("chosen by hand")
+    assert "unchanged" in output
+
+
+def test_prepare_demo_honours_superuser_variables(db, demo_files, names_resolve, monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "ops")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a long passphrase here")
+    output = prepare()
+    assert get_user_model().objects.get(username="ops").check_password("a long passphrase here")
+    assert "ops / a long passphrase here" in output
+
+
+def test_prepare_demo_adds_the_host_names_when_it_can(db, demo_files, names_do_not_resolve):
+    output = prepare()
+    hosts_text = Path(hosts.HOSTS_FILE).read_text()
+    assert "127.0.0.1 localhost\n" in hosts_text  # what was there is kept
+    assert "127.0.0.1 idp.local mysrv.local" in hosts_text
+    assert "Added to" in output
+
+
+def test_prepare_demo_explains_the_hosts_line_when_it_cannot_write(
+    db, demo_files, names_do_not_resolve, monkeypatch
+):
+    monkeypatch.setattr(hosts, "add_to_hosts_file", lambda names: False)
+    with pytest.raises(CommandError) as refused:
+        prepare()
+    message = str(refused.value)
+    assert "127.0.0.1 idp.local mysrv.local" in message
+    assert "OIDC_SITE_URL=https://localhost:8443" in message
+    assert "RECEIVER_URL=https://127.0.0.1:8444/" in message
+
+
+def test_unresolved_skips_ip_literals(monkeypatch):
+    monkeypatch.setattr(hosts, "resolves_to_loopback", lambda name: False)
+    assert hosts.unresolved(["127.0.0.1", "::1", "idp.local"]) == ["idp.local"]
+
+
+def test_localhost_resolves_to_loopback():
+    assert hosts.resolves_to_loopback("localhost")
+    assert not hosts.resolves_to_loopback("no-such-host.invalid")

@@ -1,0 +1,99 @@
+"""No code, token or secret reaches a log, at any level (the filter settings.LOGGING installs)."""
+
+import io
+import logging
+import sys
+
+import pytest
+from oidc_provider.models import Client as OIDCClient
+
+from apps.idp.redaction import MASK, RedactSecrets, redact
+from tests.idp.oauth import authorize, exchange, refresh
+
+HEX = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"[Token] Code does not exist: {HEX}",
+        "GET /?code=abc123XYZ&state=s&iss=https://idp HTTP/1.1",
+        "POST body: grant_type=refresh_token&refresh_token=r-t_1&client_secret=hunter2",
+        "params {'code_verifier': 'dBjftJeZ4CVP', 'password': 'hunter2'}",
+        'json {"access_token": "at-9", "id_token": "x"}',
+        "Authorization: Bearer at-9.more",
+        "hint eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl end",
+    ],
+)
+def test_redact_masks_every_secret_shape(message):
+    cleaned = redact(message)
+    for secret in (HEX, "abc123XYZ", "r-t_1", "hunter2", "dBjftJeZ4CVP", "at-9", "c2lnbmF0dXJl"):
+        assert secret not in cleaned
+    assert MASK in cleaned
+
+
+def test_redact_keeps_harmless_text():
+    assert redact("error=invalid_grant for client test-cli") == (
+        "error=invalid_grant for client test-cli"
+    )
+
+
+def test_filter_redacts_arguments_and_tracebacks():
+    try:
+        raise ValueError(f"bad code {HEX}")
+    except ValueError:
+        record = logging.LogRecord(
+            "oidc_provider", logging.DEBUG, __file__, 1, "token %s", (HEX,), exc_info=True
+        )
+        record.exc_info = sys.exc_info()
+    assert RedactSecrets().filter(record) is True
+    assert HEX not in record.getMessage()
+    assert HEX not in record.exc_text
+
+
+@pytest.fixture
+def log_output():
+    """What the handlers configured by settings.LOGGING write, with every logger at DEBUG."""
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if any(isinstance(f, RedactSecrets) for f in h.filters)]
+    assert ours, "settings.LOGGING installs RedactSecrets on the root handler"
+    stream = io.StringIO()
+    previous = [(handler, handler.setStream(stream)) for handler in ours]
+    levels = {name: logging.getLogger(name).level for name in ("", "oidc_provider", "apps")}
+    for name in levels:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    yield stream
+    for handler, old in previous:
+        handler.setStream(old)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_a_whole_flow_at_debug_level_logs_no_secret(idp, public_client, person, log_output):
+    authorized = authorize(idp, person)
+    tokens = exchange(idp, authorized).json()
+    rotated = refresh(idp, tokens["refresh_token"]).json()
+    exchange(idp, authorized)  # a replay: logged as a warning
+    # The library's own DEBUG lines, as its token endpoint writes them:
+    logging.getLogger("oidc_provider.lib.endpoints.token").debug(
+        "[Token] Refresh token does not exist: %s", tokens["refresh_token"]
+    )
+    # A confidential client with a wrong secret: the library logged both secrets here.
+    OIDCClient.objects.create(
+        name="app", client_id="app", client_type="confidential", client_secret="s" * 20
+    )
+    idp.post(
+        "/oidc/token",
+        {
+            "grant_type": "refresh_token",
+            "client_id": "app",
+            "client_secret": "hunter2",
+            "refresh_token": "x",
+        },
+    )
+    written = log_output.getvalue()
+    assert "code replay" in written and "Refresh token does not exist" in written
+    secrets = [authorized.code, authorized.verifier, "hunter2", "s" * 20, rotated["id_token"]]
+    secrets += [tokens[name] for name in ("access_token", "refresh_token", "id_token")]
+    for secret in secrets:
+        assert secret not in written

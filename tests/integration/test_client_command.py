@@ -1,0 +1,424 @@
+"""`manage.py pkce_client` through call_command, against the real IdP over HTTPS.
+
+A stand-in person reads the authorization URL the command printed, signs in and answers
+the consent page with requests (tests/flows.py), and pastes back what the receiver got.
+"""
+
+import dataclasses
+import re
+import signal
+import socket
+from io import StringIO
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+import requests
+from django.core.management import CommandError, call_command
+from oidc_provider.models import Token
+
+from apps.client import oidc, pkce
+from apps.client.management.commands.pkce_client import Command
+from apps.idp import certs
+from tests import flows
+from tests.conftest import END_USER_PASSWORD
+
+pytestmark = pytest.mark.integration
+
+AUTHORIZATION_URL = re.compile(r"^  (https://\S+/authorize\?\S+)$", re.MULTILINE)
+
+
+class Person:
+    """Stdin for the command: answers the prompt the way someone at a browser would."""
+
+    def __init__(self, stdout: StringIO, origins, *, allow=True, paste="url", lines=()):
+        self.stdout = stdout
+        self.origins = origins
+        self.allow = allow
+        self.paste = paste
+        self.lines = list(lines)  # typed before the real answer
+        self.prompts = 0
+
+    def authorization_url(self) -> str:
+        found = AUTHORIZATION_URL.findall(self.stdout.getvalue())
+        assert found, "the command printed no authorization URL"
+        return found[-1]
+
+    def readline(self) -> str:
+        self.prompts += 1
+        if self.lines:
+            return self.lines.pop(0)
+        params = dict(parse_qsl(urlsplit(self.authorization_url()).query))
+        with requests.Session() as http:
+            http.trust_env = False
+            http.verify = self.origins.ca_file
+            flows.log_in(http, self.origins.idp_url, "alice", END_USER_PASSWORD)
+            answer = flows.consent(http, self.origins.idp_url, params, allow=self.allow)
+        if self.paste == "code":
+            return answer["code"] + "\n"
+        return f"{self.origins.receiver_url}?{urlencode(answer)}\n"
+
+
+def run_client(origins, monkeypatch, *args, person=None, **person_options):
+    """Run the command; return (stdout, stderr) text."""
+    stdout, stderr = StringIO(), StringIO()
+    person = person or Person(stdout, origins, **person_options)
+    person.stdout = stdout
+    monkeypatch.setattr("sys.stdin", person)
+    call_command(
+        "pkce_client",
+        "--issuer",
+        origins.issuer,
+        "--client-id",
+        "test-cli",
+        "--redirect-uri",
+        origins.receiver_url,
+        "--ca-file",
+        origins.ca_file,
+        *args,
+        stdout=stdout,
+        stderr=stderr,
+    )
+    return stdout.getvalue(), stderr.getvalue()
+
+
+def client_tokens():
+    return Token.objects.filter(client__client_id="test-cli")
+
+
+@pytest.fixture
+def revoked(monkeypatch) -> list[str]:
+    """Refresh tokens the command revoked (recorded on their way to oidc.revoke)."""
+    tokens: list[str] = []
+    real_revoke = oidc.revoke
+
+    def recording(*args, token, **kwargs):
+        tokens.append(token)
+        return real_revoke(*args, token=token, **kwargs)
+
+    monkeypatch.setattr(oidc, "revoke", recording)
+    return tokens
+
+
+def assert_revoked_or_noted(out: str, origins, revoked: list[str]) -> None:
+    """With a revocation endpoint, the last refresh token no longer works; without, a note."""
+    if "revoked at" not in out:
+        assert "Note: the IdP offers no revocation endpoint" in out
+        assert revoked == []
+        return
+    assert len(revoked) == 1
+    with requests.Session() as http:
+        http.trust_env = False
+        http.verify = origins.ca_file
+        answer = flows.token_request(
+            http,
+            origins.idp_url,
+            grant_type="refresh_token",
+            refresh_token=revoked[0],
+            client_id="test-cli",
+        )
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    """No real pauses: backoff delays of zero and instant sleeps that are still counted."""
+    pauses: list[float] = []
+    monkeypatch.setattr(Command, "retry_delays", staticmethod(lambda: iter([0.0, 0.0])))
+    monkeypatch.setattr(Command, "sleep", staticmethod(pauses.append))
+    return pauses
+
+
+def test_signs_in_shows_identity_and_refreshes_twice_with_rotation(
+    origins, seed_client, end_user, monkeypatch, quick, revoked
+):
+    out, err = run_client(origins, monkeypatch, "--interval", "0.01", "--max-refreshes", "2")
+
+    assert "Tokens received" in out
+    assert re.search(r"accepted \(state (and iss )?checked\)", out)
+    assert "ID token valid: RS256 signature" in out
+    assert re.search(r"^  aud\s+test-cli$", out, re.MULTILINE)
+    assert re.search(r"^  name\s+Alice Liddell$", out, re.MULTILINE)
+    assert re.search(r"^  email\s+alice@example.com$", out, re.MULTILINE)
+    refreshes = re.findall(r"refresh (\d): access token .*; refresh token ([^;\s]+)", out)
+    assert refreshes == [("1", "rotated"), ("2", "rotated")]
+    assert "Done: 2 refreshes" in out
+    assert_revoked_or_noted(out, origins, revoked)
+    assert err == ""
+    assert len(quick) == 2  # one wait per refresh
+
+
+def test_output_never_shows_a_whole_token_or_code(
+    origins, seed_client, end_user, monkeypatch, quick
+):
+    seen: list[str] = []
+    real_refresh = oidc.refresh
+
+    def remember(*args, **kwargs):
+        tokens = real_refresh(*args, **kwargs)
+        seen.extend([tokens.access_token, tokens.refresh_token])
+        return tokens
+
+    monkeypatch.setattr(oidc, "refresh", remember)
+    out, _ = run_client(origins, monkeypatch, "--interval", "0.01", "--max-refreshes", "1")
+    assert seen and all(token[:6] in out for token in seen)  # the prefix is shown...
+    assert not any(token in out for token in seen)  # ...never the token
+    public = re.sub(r"\(kid \w+\)", "", out)  # the signing key's id is public (JWKS)
+    assert not re.search(r"[0-9a-f]{20,}", public)  # no code or token of this IdP's shape
+
+
+def test_bare_code_is_accepted_with_a_note_that_state_was_not_checked(
+    origins, seed_client, end_user, monkeypatch, quick
+):
+    out, _ = run_client(origins, monkeypatch, "--max-refreshes", "0", paste="code")
+    assert "a bare code: state and iss cannot be checked" in out
+    assert "ID token valid" in out
+    assert "refresh 1" not in out
+
+
+def test_denied_consent_is_reported_as_access_denied(origins, seed_client, end_user, monkeypatch):
+    with pytest.raises(CommandError) as failure:
+        run_client(origins, monkeypatch, allow=False)
+    message = str(failure.value)
+    assert "access_denied" in message
+    assert "Deny was chosen on the consent page" in message
+    assert not client_tokens().exists()
+
+
+def test_response_from_another_sign_in_is_refused_as_state_mismatch(
+    origins, seed_client, end_user, monkeypatch
+):
+    with requests.Session() as http:
+        http.trust_env = False
+        http.verify = origins.ca_file
+        other_flow = flows.authorize_params("test-cli", origins.receiver_url, pkce.make_verifier())
+        answer = flows.authorization_code(
+            http, origins.idp_url, other_flow, "alice", END_USER_PASSWORD
+        )
+    pasted = f"{origins.receiver_url}?{urlencode(answer)}\n"
+    with pytest.raises(CommandError, match="state mismatch"):
+        run_client(origins, monkeypatch, lines=[pasted])
+    assert not client_tokens().exists()
+
+
+def test_an_hs256_id_token_is_refused_as_forgeable(origins, seed_client, end_user, monkeypatch):
+    # An IdP misconfigured behind the admin's back: HS256 keyed with a secret the public
+    # client does not (and must not) have. The client cannot trust such a token.
+    type(seed_client).objects.filter(pk=seed_client.pk).update(
+        jwt_alg="HS256", client_secret="s" * 32
+    )
+    with pytest.raises(CommandError, match="alg check failed: .*anyone could have forged"):
+        run_client(origins, monkeypatch, "--max-refreshes", "0")
+
+
+def test_garbage_and_empty_lines_are_asked_again_and_end_of_input_stops(
+    origins, seed_client, monkeypatch
+):
+    person = Person(StringIO(), origins, lines=["hello world\n", "\n", ""])
+    with pytest.raises(CommandError, match=r"No code entered \(end of input\)") as failure:
+        run_client(origins, monkeypatch, person=person)
+    assert failure.value.returncode == 1
+    assert person.prompts == 3
+
+
+def test_garbage_in_code_option_is_a_clear_error(origins, seed_client, monkeypatch):
+    with pytest.raises(CommandError, match="neither an authorization code nor"):
+        run_client(origins, monkeypatch, "--code", "not a code")
+
+
+def test_code_bound_to_another_verifier_shows_the_idps_error(
+    origins, seed_client, end_user, monkeypatch
+):
+    with requests.Session() as http:
+        http.trust_env = False
+        http.verify = origins.ca_file
+        params = flows.authorize_params("test-cli", origins.receiver_url, pkce.make_verifier())
+        answer = flows.authorization_code(http, origins.idp_url, params, "alice", END_USER_PASSWORD)
+    with pytest.raises(CommandError, match=r"Sign-in failed: the token endpoint answered invalid_"):
+        run_client(origins, monkeypatch, "--code", answer["code"])
+
+
+def test_ctrl_c_at_the_prompt_exits_130(origins, seed_client, monkeypatch):
+    class Interrupting(Person):
+        def readline(self):
+            raise KeyboardInterrupt
+
+    with pytest.raises(CommandError, match="no tokens were issued") as failure:
+        run_client(origins, monkeypatch, person=Interrupting(StringIO(), origins))
+    assert failure.value.returncode == 130
+
+
+def test_ctrl_c_in_the_loop_revokes_and_summarises(
+    origins, seed_client, end_user, monkeypatch, quick, revoked
+):
+    waits = iter([None, KeyboardInterrupt])
+
+    def sleep(seconds):
+        if next(waits) is KeyboardInterrupt:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Command, "sleep", staticmethod(sleep))
+    out, _ = run_client(origins, monkeypatch, "--interval", "0.01")  # returns: exit code 0
+    assert "Stopping (SIGINT)." in out
+    assert "Done: 1 refresh, alive" in out
+    assert_revoked_or_noted(out, origins, revoked)
+
+
+def test_a_failed_revocation_is_reported_and_the_exit_stays_clean(
+    origins, seed_client, end_user, monkeypatch, quick
+):
+    real_discover = oidc.discover
+
+    def with_revocation(http, issuer):  # an endpoint that is advertised but answers 404
+        provider = real_discover(http, issuer)
+        return dataclasses.replace(provider, revocation_endpoint=f"{issuer}/no-such-endpoint")
+
+    monkeypatch.setattr(oidc, "discover", with_revocation)
+    out, err = run_client(origins, monkeypatch, "--max-refreshes", "1", "--interval", "0.01")
+    assert "1 time (Ctrl+C stops earlier and revokes the refresh token)." in out
+    assert "Could not revoke the refresh token: the revocation endpoint answered HTTP 404" in err
+    assert "Done: 1 refresh" in out
+
+
+def test_sigterm_in_the_loop_ends_like_ctrl_c(origins, seed_client, end_user, monkeypatch, quick):
+    def sleep(seconds):
+        signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(Command, "sleep", staticmethod(sleep))
+    out, _ = run_client(origins, monkeypatch, "--interval", "0.01")
+    assert "Stopping (SIGTERM)." in out
+    assert "Done: 0 refreshes" in out
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+
+
+def test_transient_refresh_failure_is_retried_and_said_so(
+    origins, seed_client, end_user, monkeypatch, quick
+):
+    real_refresh = oidc.refresh
+    failures = iter([oidc.TransientError("the token endpoint answered HTTP 503")])
+
+    def flaky(*args, **kwargs):
+        failure = next(failures, None)
+        if failure:
+            raise failure
+        return real_refresh(*args, **kwargs)
+
+    monkeypatch.setattr(oidc, "refresh", flaky)
+    out, err = run_client(origins, monkeypatch, "--interval", "0.01", "--max-refreshes", "1")
+    assert "refresh failed (the token endpoint answered HTTP 503); retry 1 in 0 s" in err
+    assert "refresh 1: access token" in out
+
+
+def test_revoked_grant_ends_the_loop_asking_to_sign_in_again(
+    origins, seed_client, end_user, monkeypatch, quick
+):
+    real_refresh = oidc.refresh
+
+    def after_revocation(*args, **kwargs):
+        client_tokens().delete()  # what revocation or expiry leaves behind at the IdP
+        return real_refresh(*args, **kwargs)
+
+    monkeypatch.setattr(oidc, "refresh", after_revocation)
+    with pytest.raises(CommandError, match="Sign in again") as failure:
+        run_client(origins, monkeypatch, "--interval", "0.01")
+    assert "invalid_grant" in str(failure.value)
+
+
+def test_the_environments_ca_bundle_does_not_override_ca_file(
+    origins, seed_client, end_user, monkeypatch, tmp_path
+):
+    other, _ = certs.ensure_certificates(Path(tmp_path))  # requests would prefer this one
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other.ca_cert))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(other.ca_cert))
+    out, _ = run_client(origins, monkeypatch, "--max-refreshes", "0")
+    assert "ID token valid" in out
+
+
+def test_missing_client_id_says_what_to_do(settings, tmp_path):
+    settings.PKCE_CLIENT_ID = ""
+    settings.PKCE_CLIENT_ID_FILE = tmp_path / "nothing-here"
+    with pytest.raises(CommandError, match="Pass --client-id, or set PKCE_CLIENT_ID"):
+        call_command("pkce_client", stdout=StringIO())
+
+
+def test_client_id_comes_from_the_file_seed_client_wrote(settings, tmp_path, monkeypatch):
+    settings.PKCE_CLIENT_ID = ""
+    settings.PKCE_CLIENT_ID_FILE = tmp_path / "pkce_client_id"
+    settings.PKCE_CLIENT_ID_FILE.write_text("from-the-file\n")
+    assert Command().client_id(None) == "from-the-file"
+    settings.PKCE_CLIENT_ID = "from-the-environment"
+    assert Command().client_id(None) == "from-the-environment"
+    assert Command().client_id("given") == "given"
+
+
+def test_missing_ca_file_says_what_to_do(tmp_path):
+    with pytest.raises(CommandError, match="CA file .* not found. `make demo` creates"):
+        call_command(
+            "pkce_client",
+            "--client-id",
+            "x",
+            "--ca-file",
+            str(tmp_path / "no.pem"),
+            stdout=StringIO(),
+        )
+
+
+def test_unreachable_issuer_says_what_to_do(cert_paths):
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(CommandError, match="Cannot reach the IdP: .*Connection refused.*make demo"):
+        call_command(
+            "pkce_client",
+            "--client-id",
+            "x",
+            "--issuer",
+            f"https://127.0.0.1:{port}/oidc",
+            "--ca-file",
+            str(cert_paths.ca_cert),
+            stdout=StringIO(),
+        )
+
+
+def test_a_ca_that_did_not_sign_the_idp_certificate_is_refused(origins, tmp_path):
+    other, _ = certs.ensure_certificates(Path(tmp_path))
+    with pytest.raises(CommandError, match="TLS verification of .* failed"):
+        call_command(
+            "pkce_client",
+            "--client-id",
+            "x",
+            "--issuer",
+            origins.issuer,
+            "--ca-file",
+            str(other.ca_cert),
+            stdout=StringIO(),
+        )
+
+
+def test_issuer_must_equal_the_discovered_one(origins):
+    with pytest.raises(CommandError, match="discovery names issuer"):
+        call_command(
+            "pkce_client",
+            "--client-id",
+            "x",
+            "--issuer",
+            f"{origins.issuer}/",
+            "--ca-file",
+            origins.ca_file,
+            stdout=StringIO(),
+        )
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--interval", "0"),
+        ("--interval", "soon"),
+        ("--interval", "nan"),
+        ("--max-refreshes", "-1"),
+        ("--max-refreshes", "²"),
+    ],
+)
+def test_bad_flag_values_are_refused(flag, value):
+    with pytest.raises(CommandError, match=flag.lstrip("-")):
+        call_command("pkce_client", flag, value, stdout=StringIO())

@@ -1,0 +1,77 @@
+"""Refresh token rotation under concurrency, against the real threaded TLS server."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from oidc_provider.models import Token
+
+from apps.client import pkce
+from apps.idp.models import Grant
+from tests import flows
+from tests.conftest import END_USER_PASSWORD
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+
+PARALLEL = 20
+
+
+def signed_in_tokens(origins, https, seed_client, end_user) -> dict:
+    verifier = pkce.make_verifier()
+    params = flows.authorize_params(seed_client.client_id, origins.receiver_url, verifier)
+    answer = flows.authorization_code(
+        https, origins.idp_url, params, end_user.username, END_USER_PASSWORD
+    )
+    tokens = flows.token_request(
+        https,
+        origins.idp_url,
+        grant_type="authorization_code",
+        code=answer["code"],
+        redirect_uri=origins.receiver_url,
+        client_id=seed_client.client_id,
+        code_verifier=verifier,
+    )
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
+
+
+def test_parallel_refreshes_with_one_token_succeed_exactly_once(
+    origins, https, seed_client, end_user
+):
+    refresh_token = signed_in_tokens(origins, https, seed_client, end_user)["refresh_token"]
+    start = threading.Barrier(PARALLEL)
+
+    def refresh_once(_: int) -> tuple[int, dict]:
+        with requests.Session() as http:
+            http.trust_env = False
+            http.verify = origins.ca_file
+            start.wait(timeout=30)
+            answer = flows.token_request(
+                http,
+                origins.idp_url,
+                grant_type="refresh_token",
+                refresh_token=refresh_token,
+                client_id=seed_client.client_id,
+            )
+            return answer.status_code, answer.json()
+
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        results = list(pool.map(refresh_once, range(PARALLEL)))
+
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200] + [400] * (PARALLEL - 1), results
+    assert {body["error"] for status, body in results if status == 400} == {"invalid_grant"}
+
+    # The family is intact: one live token, the winner's, and it keeps working.
+    winner = next(body for status, body in results if status == 200)
+    assert Token.objects.count() == 1
+    assert Grant.objects.get().revoked_at is None
+    again = flows.token_request(
+        https,
+        origins.idp_url,
+        grant_type="refresh_token",
+        refresh_token=winner["refresh_token"],
+        client_id=seed_client.client_id,
+    )
+    assert again.status_code == 200, again.text
