@@ -10,17 +10,35 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes
 -include .env
 export
 
-.PHONY: demo client test lint format lock system-deps clean
+.PHONY: demo serve client test test-postgres bench lint format lock system-deps clean
 
 demo: $(VENV)/.base  ## migrate, certificates, seed, then both servers until Ctrl+C
 	$(PY) manage.py prepare_demo
 	$(VENV)/bin/honcho start
+
+serve: $(VENV)/.base  ## the same, under gunicorn: DEBUG off, static files collected, TLS
+	$(PY) manage.py prepare_demo
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(VENV)/bin/honcho -f Procfile.serve start
 
 client: $(VENV)/.base  ## the PKCE command-line client, against the running demo
 	$(PY) manage.py pkce_client $(ARGS)
 
 test: $(VENV)/.dev system-deps lint  ## the whole suite, as CI runs it
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-postgres
+
+# The database-sensitive tests again, on a throwaway PostgreSQL server (installed if missing).
+# fsync off: the data is thrown away at the end, durability buys nothing here.
+test-postgres: $(VENV)/.dev
+	POSTGRES_SERVER_OPTIONS="-c fsync=off -c full_page_writes=off" \
+	  scripts/with-postgres $(PY) -m pytest -m postgres
+
+# Never part of make test. BENCH_DURATION=3 BENCH_WARMUP=1 make bench for a quick look;
+# ARGS passes flags to bench/run.py (--help lists them).
+bench: $(VENV)/.bench  ## refresh grant and userinfo under gunicorn, on SQLite then PostgreSQL
+	$(PY) bench/run.py $(ARGS)
+	scripts/with-postgres $(PY) bench/run.py --no-ceiling $(ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
@@ -44,12 +62,17 @@ $(VENV)/.dev: requirements/dev.txt $(VENV)/.base
 	$(PIP) -r requirements/dev.txt
 	touch $@
 
+$(VENV)/.bench: requirements/bench.txt $(VENV)/.base
+	$(PIP) -r requirements/bench.txt
+	touch $@
+
 # Maintainers only: re-resolve the pinned, hashed lock files after editing requirements/*.in.
 LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11
 lock: $(VENV)/.base
 	$(PY) -m pip install --quiet uv
 	$(LOCK) requirements/base.in -o requirements/base.txt
 	$(LOCK) requirements/base.in requirements/dev.in -o requirements/dev.txt
+	$(LOCK) requirements/base.in requirements/bench.in -o requirements/bench.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache var/test-db.sqlite3*

@@ -89,6 +89,11 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=_env_int("DJANGO_CONN_MAX_AGE", 0),
+        # No health check of kept connections (DJANGO_CONN_MAX_AGE > 0): it is one more round
+        # trip on every request (make bench, PostgreSQL, C=32: 5.6 -> 4.6 ms server CPU per
+        # refresh without it). After a database restart each kept connection fails one
+        # request, and Django then drops it.
+        conn_health_checks=False,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -123,8 +128,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# Admin CSS without collectstatic under runserver_plus with DEBUG off; gunicorn gets the same.
-WHITENOISE_USE_FINDERS = True
+# collectstatic (make serve) also writes gzip copies, which whitenoise serves when asked.
+# Not the Manifest variant: it would make every page fail until collectstatic has run.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Admin CSS without collectstatic under runserver_plus with DEBUG off. make serve runs
+# collectstatic and sets DJANGO_STATIC_COLLECTED=1: whitenoise then serves STATIC_ROOT with
+# its gzip copies (finders would shadow them with the apps' uncompressed originals).
+WHITENOISE_USE_FINDERS = os.environ.get("DJANGO_STATIC_COLLECTED") != "1"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/admin/"
@@ -153,6 +166,10 @@ CSRF_TRUSTED_ORIGINS = [SITE_URL]
 
 # --- django-oidc-provider
 OIDC_USERINFO = "apps.idp.claims.userinfo"
+# Build the discovery document once per process (Django's default local-memory cache), under
+# the key apps.idp.oidc_views.ProviderInfoView names: make bench on the library's view, C=32,
+# 1.14 -> 0.87 ms CPU per request.
+OIDC_DISCOVERY_CACHE_ENABLE = True
 OIDC_EXTRA_SCOPE_CLAIMS = "apps.idp.claims.ScopeDescriptions"
 OIDC_CODE_EXPIRE = _env_int("OIDC_CODE_EXPIRE", 60)  # seconds; RFC 6749 §4.1.2 advises short
 OIDC_TOKEN_EXPIRE = _env_int("OIDC_TOKEN_EXPIRE", 300)  # access tokens, seconds

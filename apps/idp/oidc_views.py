@@ -17,11 +17,12 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 from oidc_provider import views as library
 from oidc_provider.lib.errors import AuthorizeError, ClientIdError, RedirectUriError
 from oidc_provider.lib.utils.oauth2 import extract_client_auth
 
-from apps.idp import endpoints, policy
+from apps.idp import endpoints, keys, policy
 
 END_SESSION_PARAMS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id")
 
@@ -157,6 +158,14 @@ class IntrospectionView(library.TokenIntrospectionView):
         if not all(policy.is_opaque_value(value) for value in values):
             return self.token_instrospection_endpoint_class.response({"active": False})
         return super().post(request, *args, **kwargs)
+
+
+@require_GET
+def jwks(request: HttpRequest) -> HttpResponse:
+    """The library's JWKS, from keys parsed once per process instead of on every request."""
+    response = JsonResponse(keys.jwks())
+    response["Access-Control-Allow-Origin"] = "*"  # as the library: public keys, any origin
+    return response
 
 
 class ProviderInfoView(library.ProviderInfoView):

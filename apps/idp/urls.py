@@ -17,4 +17,5 @@ urlpatterns = [
         oidc_views.ProviderInfoView.as_view(),
         name="provider-info",
     ),
+    re_path(r"^jwks/?$", oidc_views.jwks, name="jwks"),
 ]

@@ -1,0 +1,109 @@
+"""CPU and queries per request of the token path, in one process: no TLS, no server, no load.
+
+    .venv/bin/python bench/inprocess.py [--experiment cached-keys,es256]
+
+Django's test client drives one grant (sign-in, consent, code + PKCE exchange), then follows
+its refresh chain --requests times and calls userinfo as often, timing the process's own
+CPU (time.process_time), which other work on the machine barely moves, unlike requests/s.
+Each --experiment (bench/experiments.py) is measured in a fresh process, so figures compare.
+"""
+
+import argparse
+import os
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _record(statements: list[str], execute, sql, *rest):
+    statements.append(sql)
+    return execute(sql, *rest)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experiment", default="")
+    parser.add_argument("--requests", type=int, default=400)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    os.environ["BENCH_EXPERIMENTS"] = args.experiment
+    sys.path.insert(0, str(BASE_DIR / "bench"))
+    sys.path.insert(0, str(BASE_DIR))
+    import run  # noqa: F401 (sets the bench's environment: database, site URL, lifetimes)
+
+    run.prepare_database()
+    import experiments  # noqa: F401 (applies the patches named in BENCH_EXPERIMENTS)
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+
+    from apps.client import pkce
+    from tests import flows
+
+    host = run.SITE_URL.split("//", 1)[1]
+    client = Client(HTTP_HOST=host)
+    client.force_login(get_user_model().objects.get(username=run.USERNAME))
+    verifier = pkce.make_verifier()
+    params = flows.authorize_params(run.CLIENT_ID, run.REDIRECT_URI, verifier)
+    consent_page = client.get("/oidc/authorize", params, secure=True)
+    _, fields = flows.form_inputs(consent_page.content.decode())
+    fields["allow"] = "Allow"
+    redirect = client.post("/oidc/authorize", fields, secure=True)
+    code = flows.redirect_params(redirect["Location"])["code"]
+    tokens = client.post(
+        "/oidc/token",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": run.REDIRECT_URI,
+            "client_id": run.CLIENT_ID,
+            "code_verifier": verifier,
+        },
+        secure=True,
+    ).json()
+
+    def refresh() -> None:
+        answer = client.post(
+            "/oidc/token",
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": tokens["refresh_token"],
+                "client_id": run.CLIENT_ID,
+            },
+            secure=True,
+        )
+        assert answer.status_code == 200, answer.content  # noqa: S101 (a benchmark's check)
+        tokens.update(answer.json())
+
+    def userinfo() -> None:
+        answer = client.get(
+            "/oidc/userinfo",
+            secure=True,
+            headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        )
+        assert answer.status_code == 200, answer.content  # noqa: S101
+
+    print(f"experiment: {args.experiment or 'none'} ({connection.vendor})")
+    for name, call in (("refresh", refresh), ("userinfo", userinfo)):
+        for _ in range(20):
+            call()  # warm-up: imports, parsed keys, prepared caches
+        statements: list[str] = []
+        with connection.execute_wrapper(partial(_record, statements)):
+            call()
+        started = time.process_time()
+        for _ in range(args.requests):
+            call()
+        cpu_ms = (time.process_time() - started) * 1000 / args.requests
+        print(f"  {name:9} {cpu_ms:6.2f} ms CPU/request  {len(statements)} SQL statements:")
+        for sql in statements:
+            print(f"      {sql[:70]}{'...' if len(sql) > 70 else ''}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,480 @@
+"""Benchmark the IdP under gunicorn over TLS: refresh_token grant and userinfo.
+
+    .venv/bin/python bench/run.py [--duration 15] [--warmup 3] [--concurrency 1,8,32] ...
+
+The database is DATABASE_URL when set (scripts/with-postgres sets one), else a fresh SQLite
+file var/bench.sqlite3. The IdP runs as `make serve` runs it (gunicorn, TLS with our CA's
+certificate, DEBUG off), minus the access log. Each virtual user gets its own grant through
+a real sign-in, consent and code + PKCE exchange, then follows its own rotating refresh
+token chain. The load generator is bench/loadgen.mjs (Node, built-in https only); before
+the IdP it is aimed at a trivial responder, whose figure is the generator's ceiling.
+
+Prints a table and writes everything to bench/results/<time>-<database>.json.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+RESULTS_DIR = BASE_DIR / "bench" / "results"
+CLIENT_ID = "bench-cli"
+REDIRECT_URI = "https://127.0.0.1:9/"  # registered, never followed
+USERNAME = "bench"
+PASSWORD = "bench password, not a secret"  # noqa: S105 (a throwaway database's user)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+PORT = _free_port()
+SITE_URL = f"https://localhost:{PORT}"
+
+# The benchmarked server and this script read the same settings, so set them before Django.
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'bench.sqlite3'}")
+os.environ.setdefault("DJANGO_CONN_MAX_AGE", "60")  # as Procfile.serve (make serve) sets it
+os.environ.update(
+    OIDC_SITE_URL=SITE_URL,
+    RECEIVER_URL=REDIRECT_URI,
+    DJANGO_DEBUG="0",
+    DJANGO_SETTINGS_MODULE="config.settings",
+    OIDC_TOKEN_EXPIRE="3600",  # noqa: S106 (a lifetime: access tokens outlive the whole run)
+    DJANGO_LOG_LEVEL="WARNING",
+)
+sys.path.insert(0, str(BASE_DIR))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--duration", type=float, default=float(os.environ.get("BENCH_DURATION", 15))
+    )
+    parser.add_argument("--warmup", type=float, default=float(os.environ.get("BENCH_WARMUP", 3)))
+    parser.add_argument(
+        "--concurrency", default=os.environ.get("BENCH_CONCURRENCY", "1,8,32"), help="e.g. 1,8,32"
+    )
+    parser.add_argument("--scenarios", default="refresh,userinfo")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
+    parser.add_argument(
+        "--worker-class", default=os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+    )
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
+    parser.add_argument("--label", default="", help="a name for this run in the JSON file")
+    parser.add_argument(
+        "--experiment",
+        default="",
+        help="bench/experiments.py patches, comma-separated: cached-keys,es256",
+    )
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the trivial responder")
+    parser.add_argument(
+        "--profile",
+        metavar="SCENARIO@C",
+        help="py-spy the workers during one measured window, e.g. refresh@32 (make bench deps)",
+    )
+    return parser.parse_args()
+
+
+# --- CPU accounting from /proc ------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[int, int, int] | None:
+    """(ppid, own utime+stime, reaped children's cutime+cstime) in ticks, or None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # from field 3 (state) on: proc(5)
+    return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+
+
+def _all_stats() -> dict[int, tuple[int, int, int]]:
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))):
+            stats[int(entry.name)] = stat
+    return stats
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    server_ticks: int  # the gunicorn master and its workers
+    database_ticks: int | None  # the PostgreSQL server and its backends (None: not ours/SQLite)
+
+
+def _tree_ticks(stats: dict[int, tuple[int, int, int]], root: int) -> int:
+    """CPU of a process and its children, those that exited included (e.g. a backend whose
+    connection was closed), since the parent that reaped them is charged their time."""
+    live = sum(own for pid, (ppid, own, _) in stats.items() if root in (pid, ppid))
+    return live + (stats[root][2] if root in stats else 0)
+
+
+def sample_cpu(master_pid: int) -> CpuSample:
+    stats = _all_stats()
+    postmaster = int(os.environ.get("POSTGRES_PID") or 0)  # set by scripts/with-postgres
+    return CpuSample(
+        _tree_ticks(stats, master_pid), _tree_ticks(stats, postmaster) if postmaster else None
+    )
+
+
+# --- the server -----------------------------------------------------------------------------
+
+
+def prepare_database() -> str:
+    import django
+
+    if os.environ["DATABASE_URL"].startswith("sqlite:"):
+        for leftover in (BASE_DIR / "var").glob("bench.sqlite3*"):
+            leftover.unlink()
+        (BASE_DIR / "var").mkdir(exist_ok=True)
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from apps.idp import certs, services
+
+    call_command("migrate", interactive=False, verbosity=0)
+    services.ensure_signing_key()
+    services.seed_public_client(CLIENT_ID, redirect_uri=REDIRECT_URI)
+    user, _ = get_user_model().objects.get_or_create(
+        username=USERNAME, defaults={"email": "bench@example.com", "first_name": "Bench"}
+    )
+    user.set_password(PASSWORD)
+    user.save()
+    certs.ensure_certificates(settings.CERTS_DIR)
+    return settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+
+
+@contextmanager
+def gunicorn(args: argparse.Namespace) -> Iterator[subprocess.Popen]:
+    from django.conf import settings
+
+    command = [
+        str(BASE_DIR / ".venv" / "bin" / "gunicorn"),
+        "bench.experiments:application" if args.experiment else "config.wsgi",
+        "--name=idp-bench",
+        f"--bind=127.0.0.1:{PORT}",
+        f"--certfile={settings.CERTS_DIR / 'server.pem'}",
+        f"--keyfile={settings.CERTS_DIR / 'server-key.pem'}",
+        f"--workers={args.workers}",
+        f"--worker-class={args.worker_class}",
+        f"--threads={args.threads}",
+        "--no-control-socket",
+    ]
+    os.environ["BENCH_EXPERIMENTS"] = args.experiment
+    log = RESULTS_DIR / "gunicorn.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, cwd=BASE_DIR, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until_serving(server, log)
+        yield server
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def https_session():
+    import requests
+    from django.conf import settings
+
+    http = requests.Session()
+    http.trust_env = False  # REQUESTS_CA_BUNDLE would replace our CA
+    http.verify = str(settings.CERTS_DIR / "ca.pem")
+    return http
+
+
+def wait_until_serving(server: subprocess.Popen, log: Path) -> None:
+    import requests
+
+    with https_session() as http:
+        for _ in range(150):
+            if server.poll() is not None:
+                sys.exit(f"gunicorn exited:\n{log.read_text()}")
+            try:
+                http.get(f"{SITE_URL}/oidc/.well-known/openid-configuration", timeout=2)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+    sys.exit(f"gunicorn did not answer:\n{log.read_text()}")
+
+
+def seed_grants(count: int) -> list[dict[str, str]]:
+    """One grant per virtual user, each through a real sign-in, consent and PKCE exchange."""
+    from apps.client import pkce
+    from tests import flows
+
+    grants = []
+    with https_session() as http:
+        flows.log_in(http, SITE_URL, USERNAME, PASSWORD)
+        for _ in range(count):
+            verifier = pkce.make_verifier()
+            params = flows.authorize_params(CLIENT_ID, REDIRECT_URI, verifier)
+            code = flows.consent(http, SITE_URL, params)["code"]
+            answer = flows.token_request(
+                http,
+                SITE_URL,
+                grant_type="authorization_code",
+                code=code,
+                redirect_uri=REDIRECT_URI,
+                client_id=CLIENT_ID,
+                code_verifier=verifier,
+            )
+            answer.raise_for_status()
+            tokens = answer.json()
+            grants.append(
+                {"refresh_token": tokens["refresh_token"], "access_token": tokens["access_token"]}
+            )
+    return grants
+
+
+# --- one scenario ---------------------------------------------------------------------------
+
+
+def run_load(
+    config: dict, *, master_pid: int | None, profile_to: Path | None = None
+) -> tuple[dict, CpuSample | None]:
+    """Run bench/loadgen.mjs; returns its result and the server CPU used in its window."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(config, handle)
+    loadgen = subprocess.Popen(
+        ["node", str(BASE_DIR / "bench" / "loadgen.mjs"), handle.name],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    before = after = None
+    profiler = None
+    for line in loadgen.stderr:
+        if line.strip() == "measure-start" and master_pid:
+            before = sample_cpu(master_pid)
+            if profile_to:
+                profiler = start_profiler(master_pid, config["durationSeconds"], profile_to)
+        elif line.strip() == "measure-end" and master_pid:
+            after = sample_cpu(master_pid)
+        elif line.strip() not in ("measure-start", "measure-end"):
+            sys.stderr.write(line)
+    output = loadgen.stdout.read()
+    loadgen.wait()
+    Path(handle.name).unlink()
+    if profiler:
+        profiler.wait()
+    if loadgen.returncode != 0:
+        sys.exit(f"load generator failed ({loadgen.returncode})")
+    used = None
+    if before and after:
+        database = None
+        if after.database_ticks is not None and before.database_ticks is not None:
+            database = after.database_ticks - before.database_ticks
+        used = CpuSample(after.server_ticks - before.server_ticks, database)
+    return json.loads(output), used
+
+
+def start_profiler(master_pid: int, seconds: float, output: Path) -> subprocess.Popen:
+    py_spy = BASE_DIR / ".venv" / "bin" / "py-spy"
+    if not py_spy.exists():
+        sys.exit("py-spy is missing: make .venv/.bench")
+    return subprocess.Popen(
+        [
+            str(py_spy),
+            "record",
+            "--pid",
+            str(master_pid),
+            "--subprocesses",
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(output),
+            "--nonblocking",
+            "--gil",  # only the thread holding the GIL: where the CPU goes, not who waits
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def ms_per_request(ticks: int, requests: int) -> float | None:
+    return ticks * 1000 / CLOCK_TICKS / requests if requests else None
+
+
+def row(database: str, result: dict, used: CpuSample | None) -> dict:
+    requests = result["requests"]
+    database_cpu = None
+    if used and used.database_ticks is not None:
+        database_cpu = ms_per_request(used.database_ticks, requests)
+    return {
+        "database": database,
+        "scenario": result["scenario"],
+        "concurrency": result["concurrency"],
+        "requests": requests,
+        "requests_per_second": round(result["requestsPerSecond"], 1),
+        "latency_ms": {k: v and round(v, 2) for k, v in result["latencyMs"].items()},
+        "errors": result["errors"],
+        "server_cpu_ms_per_request": used and ms_per_request(used.server_ticks, requests),
+        "database_cpu_ms_per_request": database_cpu,
+        "generator_cpu_ms_per_request": result["generatorCpuMsPerRequest"],
+    }
+
+
+def format_table(rows: list[dict]) -> str:
+    def number(value: float | None, digits: int = 2) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    header = (
+        "| database | scenario | C | req/s | p50 ms | p90 ms | p99 ms | errors "
+        "| server CPU ms/req | db CPU ms/req | generator CPU ms/req |"
+    )
+    lines = [header, "|" + " --- |" * 11]
+    for r in rows:
+        errors = ", ".join(f"{kind}: {n}" for kind, n in r["errors"].items()) or "0"
+        lat = r["latency_ms"]
+        lines.append(
+            f"| {r['database']} | {r['scenario']} | {r['concurrency']} "
+            f"| {r['requests_per_second']:.0f} | {number(lat['p50'], 1)} | {number(lat['p90'], 1)} "
+            f"| {number(lat['p99'], 1)} | {errors} | {number(r['server_cpu_ms_per_request'])} "
+            f"| {number(r['database_cpu_ms_per_request'])} "
+            f"| {number(r['generator_cpu_ms_per_request'], 3)} |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if "model name" in line),
+        platform.processor(),
+    )
+    meminfo = Path("/proc/meminfo").read_text().split()
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True)
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 2**20, 1),
+        "python": platform.python_version(),
+        "node": node.stdout.strip(),
+        "load_average_1_5_15": os.getloadavg(),  # other work on the machine skews every figure
+    }
+
+
+def ceiling(args: argparse.Namespace) -> dict:
+    """The generator against a trivial TLS responder: requests/s it can drive at most."""
+    from django.conf import settings
+
+    responder = subprocess.Popen(
+        [
+            "node",
+            str(BASE_DIR / "bench" / "responder.mjs"),
+            str(settings.CERTS_DIR / "server.pem"),
+            str(settings.CERTS_DIR / "server-key.pem"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(responder.stdout.readline())
+        concurrency = max(int(c) for c in args.concurrency.split(","))
+        result, _ = run_load(
+            {
+                "url": f"https://localhost:{port}/",
+                "scenario": "trivial",
+                "concurrency": concurrency,
+                "warmupSeconds": args.warmup,
+                "durationSeconds": args.duration,
+                "caFile": str(settings.CERTS_DIR / "ca.pem"),
+                "users": [{}],
+            },
+            master_pid=None,
+        )
+    finally:
+        responder.terminate()
+        responder.wait()
+    return row("-", result, None)
+
+
+def main() -> None:
+    args = parse_args()
+    if not shutil.which("node"):
+        sys.exit("The load generator needs Node.js (node 18 or newer) on PATH.")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    database = prepare_database()
+    from django.conf import settings
+
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    scenarios = args.scenarios.split(",")
+    rows = []
+    if not args.no_ceiling:
+        rows.append(ceiling(args))
+        print(f"generator ceiling (trivial TLS responder): {rows[-1]['requests_per_second']} req/s")
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    with gunicorn(args) as server:
+        users = seed_grants(max(concurrencies))
+        for scenario in scenarios:
+            for concurrency in concurrencies:
+                profile_to = None
+                if args.profile == f"{scenario}@{concurrency}":
+                    profile_to = RESULTS_DIR / f"{stamp}-{database}-{scenario}-{concurrency}.txt"
+                result, used = run_load(
+                    {
+                        "url": f"{SITE_URL}/oidc",
+                        "scenario": scenario,
+                        "concurrency": concurrency,
+                        "warmupSeconds": args.warmup,
+                        "durationSeconds": args.duration,
+                        "caFile": str(settings.CERTS_DIR / "ca.pem"),
+                        "clientId": CLIENT_ID,
+                        "users": users,
+                    },
+                    master_pid=server.pid,
+                    profile_to=profile_to,
+                )
+                users[:concurrency] = result["users"]  # the chains moved on
+                rows.append(row(database, result, used))
+                print(format_table(rows[-1:]).splitlines()[-1], flush=True)
+    report = {
+        "label": args.label,
+        "time": stamp,
+        "machine": machine(),
+        "server": {
+            "workers": args.workers,
+            "worker_class": args.worker_class,
+            "threads": args.threads,
+            "conn_max_age": settings.DATABASES["default"]["CONN_MAX_AGE"],
+            "experiments": args.experiment,
+        },
+        "duration_seconds": args.duration,
+        "warmup_seconds": args.warmup,
+        "rows": rows,
+    }
+    out = RESULTS_DIR / f"{stamp}-{database}{'-' + args.label if args.label else ''}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print()
+    print(format_table(rows))
+    print(f"\n{json.dumps(report['machine'])}\nserver: {json.dumps(report['server'])}")
+    print(f"written to {out.relative_to(BASE_DIR)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""Two IdP instances (real gunicorn processes over TLS) on one PostgreSQL database.
+
+They stand behind a small TCP load balancer, as they would in production: the client only
+ever sees one origin (https://localhost:LB_PORT, the issuer both instances are configured
+with), and TLS ends at the instance. The balancer hands each new connection to the next
+instance, or to the one a test pins; requests here close their connection after each
+answer, so every request is routed afresh and the balancer's log says who served it.
+"""
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import cycle
+from pathlib import Path
+from urllib.parse import quote
+
+import jwt
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection
+
+from apps.client import pkce
+from apps.idp import services
+from tests import flows
+from tests.conftest import END_USER_PASSWORD
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+        reason="several instances need a shared PostgreSQL database: make test-postgres",
+    ),
+]
+
+REDIRECT_URI = "https://127.0.0.1:9/"  # registered, never followed: the test reads Location
+START_TIMEOUT_SECONDS = 30
+CONCURRENT_REFRESHES = 8
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    except OSError:
+        pass  # the other direction closed both sockets
+    finally:
+        for sock in (source, sink):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@dataclass
+class Balancer:
+    """A TCP round-robin proxy on loopback; TLS passes through untouched."""
+
+    backends: dict[str, int]  # name -> port
+    pinned: str | None = None
+    served: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._next = cycle(self.backends)
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                downstream, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            with self._lock:
+                name = self.pinned or next(self._next)
+                self.served.append(name)
+            upstream = socket.create_connection(("127.0.0.1", self.backends[name]))
+            threading.Thread(target=_pipe, args=(downstream, upstream), daemon=True).start()
+            threading.Thread(target=_pipe, args=(upstream, downstream), daemon=True).start()
+
+    def pin(self, name: str | None) -> None:
+        self.pinned = name
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    balancer: Balancer
+    public_url: str  # the one origin clients see
+    ca_file: str
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.public_url}/oidc"
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict  # the test database pytest-django created
+    user = quote(db["USER"], safe="")
+    password = quote(db["PASSWORD"], safe="")
+    return f"postgres://{user}:{password}@{db['HOST']}:{db['PORT']}/{quote(db['NAME'])}"
+
+
+def _start_instance(name: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi",
+        f"--name=idp-{name}",
+        f"--bind=127.0.0.1:{port}",
+        f"--certfile={env['SERVER_CERT']}",
+        f"--keyfile={env['SERVER_KEY']}",
+        "--workers=2",
+        "--worker-class=gthread",
+        "--threads=4",
+        "--no-control-socket",
+    ]
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def _wait_until_serving(port: int, ca_file: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            # Any HTTP answer means a worker is up (404 here: not the public Host).
+            requests.get(f"https://localhost:{port}/", verify=ca_file, timeout=2)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    pytest.fail(
+        f"gunicorn on {port} did not answer in {START_TIMEOUT_SECONDS}s:\n{log.read_text()}"
+    )
+
+
+@pytest.fixture(scope="module")
+def deployment(django_db_setup, cert_paths, tmp_path_factory) -> Iterator[Deployment]:
+    ports = {"A": _free_port(), "B": _free_port()}
+    balancer = Balancer(ports)
+    public_url = f"https://localhost:{balancer.port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "OIDC_SITE_URL": public_url,  # the same issuer on both: the balancer's origin
+        "RECEIVER_URL": REDIRECT_URI,
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),  # shared: sessions, CSRF cookies
+        "DJANGO_DEBUG": "0",
+        "SERVER_CERT": str(cert_paths.server_cert),
+        "SERVER_KEY": str(cert_paths.server_key),
+    }
+    logs = tmp_path_factory.mktemp("instances")
+    processes = {
+        name: _start_instance(name, port, env, logs / f"{name}.log") for name, port in ports.items()
+    }
+    try:
+        for name, port in ports.items():
+            _wait_until_serving(
+                port, str(cert_paths.ca_cert), processes[name], logs / f"{name}.log"
+            )
+        yield Deployment(balancer, public_url, str(cert_paths.ca_cert))
+    finally:
+        balancer.close()
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def shared(deployment, transactional_db) -> Deployment:
+    """The deployment, with a signing key and an empty balancer log, on committed rows."""
+    services.ensure_signing_key()
+    deployment.balancer.pin(None)
+    deployment.balancer.served.clear()
+    return deployment
+
+
+@pytest.fixture
+def oidc_client(shared):
+    return services.seed_public_client("instances-cli", redirect_uri=REDIRECT_URI)
+
+
+def _session(deployment: Deployment) -> requests.Session:
+    http = requests.Session()
+    http.trust_env = False  # REQUESTS_CA_BUNDLE would replace our CA
+    http.verify = deployment.ca_file
+    http.headers["Connection"] = "close"  # one request per connection: the balancer routes each
+    return http
+
+
+def _sign_in_and_get_tokens(
+    deployment: Deployment, http: requests.Session, oidc_client, end_user
+) -> dict:
+    verifier = pkce.make_verifier()
+    params = flows.authorize_params(oidc_client.client_id, REDIRECT_URI, verifier)
+    answer = flows.authorization_code(
+        http, deployment.public_url, params, end_user.username, END_USER_PASSWORD
+    )
+    tokens = flows.token_request(
+        http,
+        deployment.public_url,
+        grant_type="authorization_code",
+        code=answer["code"],
+        redirect_uri=REDIRECT_URI,
+        client_id=oidc_client.client_id,
+        code_verifier=verifier,
+    )
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
+
+
+def _refresh(deployment: Deployment, http: requests.Session, client_id: str, refresh_token: str):
+    return flows.token_request(
+        http,
+        deployment.public_url,
+        grant_type="refresh_token",
+        refresh_token=refresh_token,
+        client_id=client_id,
+    )
+
+
+def test_session_and_grant_started_on_one_instance_continue_on_the_other(
+    shared, oidc_client, end_user
+):
+    balancer = shared.balancer
+    verifier = pkce.make_verifier()
+    params = flows.authorize_params(oidc_client.client_id, REDIRECT_URI, verifier)
+    with _session(shared) as http:
+        balancer.pin("A")
+        flows.log_in(http, shared.public_url, end_user.username, END_USER_PASSWORD)
+        assert set(balancer.served) == {"A"}
+
+        balancer.pin("B")  # B knows the session A started, and B's consent page works
+        served_before = len(balancer.served)
+        answer = flows.consent(http, shared.public_url, params)
+        assert answer["code"] and answer["state"] == "state-123"
+        tokens = flows.token_request(
+            http,
+            shared.public_url,
+            grant_type="authorization_code",
+            code=answer["code"],
+            redirect_uri=REDIRECT_URI,
+            client_id=oidc_client.client_id,
+            code_verifier=verifier,
+        )
+        assert tokens.status_code == 200, tokens.text
+        assert set(balancer.served[served_before:]) == {"B"}
+
+        refresh_token = tokens.json()["refresh_token"]
+        for name in "ABAB":
+            balancer.pin(name)
+            refreshed = _refresh(shared, http, oidc_client.client_id, refresh_token)
+            assert refreshed.status_code == 200, f"refresh on {name}: {refreshed.text}"
+            assert balancer.served[-1] == name
+            refresh_token = refreshed.json()["refresh_token"]
+
+        balancer.pin("A")
+        userinfo = http.get(
+            f"{shared.issuer}/userinfo",
+            headers={"Authorization": f"Bearer {refreshed.json()['access_token']}"},
+            timeout=10,
+        )
+        assert userinfo.status_code == 200, userinfo.text
+        assert userinfo.json()["preferred_username"] == end_user.username
+
+
+def test_concurrent_refreshes_of_one_token_across_instances_give_one_success(
+    shared, oidc_client, end_user
+):
+    with _session(shared) as http:
+        tokens = _sign_in_and_get_tokens(shared, http, oidc_client, end_user)
+    shared.balancer.pin(None)  # round robin from here
+    served_before = len(shared.balancer.served)
+    start = threading.Barrier(CONCURRENT_REFRESHES)
+
+    def refresh_once(_: int) -> int:
+        with _session(shared) as http:
+            start.wait(timeout=10)
+            return _refresh(
+                shared, http, oidc_client.client_id, tokens["refresh_token"]
+            ).status_code
+
+    with ThreadPoolExecutor(max_workers=CONCURRENT_REFRESHES) as pool:
+        statuses = list(pool.map(refresh_once, range(CONCURRENT_REFRESHES)))
+
+    assert set(shared.balancer.served[served_before:]) == {"A", "B"}
+    assert 500 not in statuses
+    assert statuses.count(200) == 1, statuses
+
+
+def test_both_instances_publish_the_same_jwks_and_sign_with_the_same_key(
+    shared, oidc_client, end_user
+):
+    balancer = shared.balancer
+    jwks = {}
+    id_tokens = {}
+    for name in "AB":
+        balancer.pin(name)
+        with _session(shared) as http:
+            jwks[name] = http.get(f"{shared.issuer}/jwks", timeout=10).json()
+            id_tokens[name] = _sign_in_and_get_tokens(shared, http, oidc_client, end_user)[
+                "id_token"
+            ]
+        assert set(balancer.served) == {name}
+        balancer.served.clear()
+
+    assert jwks["A"] == jwks["B"] and jwks["A"]["keys"]
+    keys = {key["kid"]: jwt.PyJWK(key) for key in jwks["A"]["keys"]}
+    for name, id_token in id_tokens.items():
+        kid = jwt.get_unverified_header(id_token)["kid"]
+        claims = jwt.decode(
+            id_token, keys[kid], algorithms=["RS256"], audience=oidc_client.client_id
+        )
+        assert claims["iss"] == shared.issuer, name

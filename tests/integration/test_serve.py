@@ -1,0 +1,93 @@
+"""`make serve` as a person runs it: both gunicorn servers over TLS, then Ctrl+C stops both."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+
+pytestmark = pytest.mark.integration
+
+START_TIMEOUT_SECONDS = 90  # a fresh clone migrates, makes the CA and an RSA key first
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _is_listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def served(tmp_path):
+    """`make serve` on free ports, localhost mode, a database file of its own."""
+    idp_port, receiver_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "OIDC_SITE_URL": f"https://localhost:{idp_port}",
+        "RECEIVER_URL": f"https://127.0.0.1:{receiver_port}/",
+        "GUNICORN_IDP_BIND": f"127.0.0.1:{idp_port}",
+        "GUNICORN_RECEIVER_BIND": f"127.0.0.1:{receiver_port}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        "DJANGO_DEBUG": "1",  # make serve must turn it off all the same
+        "DJANGO_SUPERUSER_PASSWORD": "serve test password",
+    }
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        make = subprocess.Popen(
+            ["make", "--no-print-directory", "serve"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
+        )
+    http = requests.Session()
+    http.trust_env = False
+    http.verify = str(Path(settings.BASE_DIR) / "certs" / "ca.pem")
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not (_is_listening(idp_port) and _is_listening(receiver_port)):
+            if make.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"make serve did not start:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield make, http, idp_port, receiver_port, log
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGTERM)
+            make.wait(timeout=20)
+        http.close()
+
+
+def test_make_serve_runs_both_origins_under_gunicorn_and_ctrl_c_stops_both(served):
+    make, http, idp_port, receiver_port, log = served
+    issuer = f"https://localhost:{idp_port}/oidc"
+    meta = http.get(f"{issuer}/.well-known/openid-configuration", timeout=10)
+    assert meta.status_code == 200 and meta.json()["issuer"] == issuer
+    assert meta.headers["Server"] == "gunicorn"
+
+    css = http.get(
+        f"https://localhost:{idp_port}/static/admin/css/base.css",
+        headers={"Accept-Encoding": "gzip"},
+        timeout=10,
+    )
+    assert css.status_code == 200 and css.headers["Content-Encoding"] == "gzip"
+
+    missing = http.get(f"https://localhost:{idp_port}/no-such-page", timeout=10)
+    assert missing.status_code == 404 and "URLconf" not in missing.text  # no debug page
+
+    page = http.get(f"https://127.0.0.1:{receiver_port}/", params={"code": "abc"}, timeout=10)
+    assert page.status_code == 200 and 'id="code">abc<' in page.text
+
+    os.killpg(make.pid, signal.SIGINT)  # what Ctrl+C in the terminal sends
+    make.wait(timeout=30)
+    assert not _is_listening(idp_port) and not _is_listening(receiver_port), log.read_text()
