@@ -15,6 +15,7 @@ from django.conf import settings
 pytestmark = pytest.mark.integration
 
 ROOT = Path(settings.BASE_DIR)
+CODE = "0123456789abcdef0123456789abcdef"  # the shape of the library's codes
 
 
 def free_port() -> int:
@@ -74,12 +75,13 @@ def test_procfile_serves_both_origins_and_ctrl_c_stops_both(demo_env, cert_paths
         issuer = f"{demo_env['OIDC_SITE_URL']}/oidc"
         meta = wait_for(f"{issuer}/.well-known/openid-configuration", ca, deadline)
         assert meta.json()["issuer"] == issuer
-        receiver = wait_for(f"{demo_env['RECEIVER_URL']}?code=abc&state=s", ca, deadline)
-        assert 'id="code">abc<' in receiver.text
+        receiver = wait_for(f"{demo_env['RECEIVER_URL']}?code={CODE}&state=s", ca, deadline)
+        assert f'id="code">{CODE}<' in receiver.text
     finally:
         os.killpg(runner.pid, signal.SIGINT)  # what Ctrl+C in the terminal sends
         output, _ = runner.communicate(timeout=20)
     assert "idp.1" in output and "receiver.1" in output  # one log, each line marked
+    assert "GET /?code=[redacted]" in output and CODE not in output
     for url in (demo_env["OIDC_SITE_URL"], demo_env["RECEIVER_URL"]):
         with pytest.raises(requests.ConnectionError):
             requests.get(url, verify=ca, timeout=2)

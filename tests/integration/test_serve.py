@@ -85,9 +85,13 @@ def test_make_serve_runs_both_origins_under_gunicorn_and_ctrl_c_stops_both(serve
     missing = http.get(f"https://localhost:{idp_port}/no-such-page", timeout=10)
     assert missing.status_code == 404 and "URLconf" not in missing.text  # no debug page
 
-    page = http.get(f"https://127.0.0.1:{receiver_port}/", params={"code": "abc"}, timeout=10)
-    assert page.status_code == 200 and 'id="code">abc<' in page.text
+    code = "0123456789abcdef0123456789abcdef"  # the shape of the library's codes
+    page = http.get(f"https://127.0.0.1:{receiver_port}/", params={"code": code}, timeout=10)
+    assert page.status_code == 200 and f'id="code">{code}<' in page.text
 
     os.killpg(make.pid, signal.SIGINT)  # what Ctrl+C in the terminal sends
     make.wait(timeout=30)
     assert not _is_listening(idp_port) and not _is_listening(receiver_port), log.read_text()
+    output = log.read_text()
+    assert "GET /?code=[redacted]" in output  # the access log line is there, redacted
+    assert code not in output
