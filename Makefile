@@ -22,7 +22,7 @@ serve: $(VENV)/.base  ## the same, under gunicorn: DEBUG off, static files colle
 	$(VENV)/bin/honcho -f Procfile.serve start
 
 client: $(VENV)/.base  ## the PKCE command-line client, against the running demo
-	$(PY) manage.py pkce_client $(ARGS)
+	@$(PY) manage.py pkce_client $(ARGS)
 
 test: $(VENV)/.dev system-deps lint  ## the whole suite, as CI runs it
 	$(PY) -m pytest

@@ -85,8 +85,16 @@ def printable(text: str, *, limit: int = 200) -> str:
 
 
 def short(secret: str | None, length: int = 6) -> str:
-    """A short prefix of a token or code, enough to tell two apart, too little to use."""
+    """A short prefix of a code, enough to match it with the receiver page, too little to use."""
     return f"{secret[:length]}…" if secret else "(none)"
+
+
+def fingerprint(token: str | None) -> str:
+    """A token's SHA-256 tag: tells two tokens apart even when they share a prefix (a refresh
+    token family's id, say), and reveals none of the token."""
+    if not token:
+        return "(none)"
+    return "#" + hashlib.sha256(token.encode("utf-8")).hexdigest()[:8]
 
 
 # --- values that travel together

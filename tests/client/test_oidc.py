@@ -366,3 +366,11 @@ def test_revoke_needs_an_endpoint_and_reports_failures():
 def test_short_shows_a_prefix_only():
     assert oidc.short("0123456789abcdef") == "012345…"
     assert oidc.short(None) == "(none)"
+
+
+def test_fingerprint_tells_apart_tokens_of_one_family_and_hides_them():
+    first, second = "family01.secret-one-abcdef", "family01.secret-two-abcdef"
+    assert oidc.fingerprint(first) != oidc.fingerprint(second)
+    assert oidc.fingerprint(first) == oidc.fingerprint(first)
+    assert "family01" not in oidc.fingerprint(first)
+    assert oidc.fingerprint(None) == "(none)"
