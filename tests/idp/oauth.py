@@ -42,6 +42,7 @@ def signing_key_pem() -> str:
 def idp(db, signing_key_pem, settings) -> Client:
     """A test client speaking HTTPS to the IdP's origin (no CSRF checks: it is not a browser)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
+    RSAKey.objects.exclude(key=signing_key_pem).delete()  # the one migrate made
     RSAKey.objects.get_or_create(key=signing_key_pem)
     return Client(HTTP_HOST=IDP_HOST, **{"wsgi.url_scheme": "https"})
 
