@@ -213,6 +213,8 @@ LOGGING = {
         # Django's own request log and its admin mails get the same filter.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # django-axes narrates every sign-in at INFO; lockouts are WARNING and still shown.
+        "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         # runserver_plus sends Werkzeug's request lines (the receiver's carry ?code=) here,
         # and adds an unfiltered handler of its own only when this logger has none.
         "django_extensions.management.commands.runserver_plus": {
