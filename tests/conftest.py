@@ -12,7 +12,7 @@ from django.conf import settings as django_settings
 from django.core.wsgi import get_wsgi_application
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from apps.idp import certs, services
+from apps.idp import certs, keys, services
 
 (Path(django_settings.BASE_DIR) / "var").mkdir(exist_ok=True)  # the test database's folder
 
@@ -30,6 +30,12 @@ class Origins:
     @property
     def issuer(self) -> str:
         return f"{self.idp_url}/oidc"
+
+
+@pytest.fixture(autouse=True)
+def _signing_keys_reread():
+    """Each test sees its own RSAKey rows: a rolled-back test leaves no parsed key behind."""
+    keys.forget_keys()
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token
 from oidc_provider.settings import get as library_setting
 
-from apps.idp import policy
+from apps.idp import keys, policy
 from apps.idp.models import Grant, IssuedToken
 
 logger = logging.getLogger(__name__)
@@ -157,6 +157,13 @@ def authenticate_client(request: HttpRequest) -> OIDCClient:
     ):
         raise TokenRefusal("invalid_client", "Client authentication failed.", 401)
     return oidc_client
+
+
+def sign_id_token(claims: dict[str, Any], oidc_client: OIDCClient) -> str:
+    """RS256 with the per-process parsed key (keys.py); HS256 as the library does."""
+    if oidc_client.jwt_alg == "RS256":
+        return keys.sign_rs256(claims)
+    return encode_id_token(claims, oidc_client)
 
 
 def _setting_seconds(name: str) -> timedelta:
@@ -304,7 +311,7 @@ class TokenEndpoint:
             # stored refresh value is never disclosed and `refresh()` refuses it anyway.
             body["refresh_token"] = token.refresh_token
         if id_token:
-            body["id_token"] = encode_id_token(id_token, self.client)
+            body["id_token"] = sign_id_token(id_token, self.client)
         return body
 
     # --- refresh_token (RFC 6749 §6, RFC 9700 §4.14.2)
