@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import requests
 from django.conf import settings as django_settings
-from django.core.wsgi import get_wsgi_application
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from apps.idp import certs, keys, services
@@ -55,8 +54,12 @@ def _serve_tls(app, paths: certs.CertPaths) -> tuple[BaseWSGIServer, threading.T
 
 @pytest.fixture(scope="session")
 def _tls_servers(cert_paths) -> Iterator[Origins]:
-    """The project's WSGI app under two threaded Werkzeug TLS servers on free loopback ports."""
-    app = get_wsgi_application()
+    """The project's WSGI app under two threaded Werkzeug TLS servers on free loopback ports.
+
+    The same entry point as gunicorn's and runserver_plus's: config.wsgi.application.
+    """
+    from config.wsgi import application as app
+
     idp, idp_thread = _serve_tls(app, cert_paths)
     receiver, receiver_thread = _serve_tls(app, cert_paths)
     yield Origins(
