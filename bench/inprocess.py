@@ -1,6 +1,6 @@
 """CPU and queries per request of the token path, in one process: no TLS, no server, no load.
 
-    .venv/bin/python bench/inprocess.py [--experiment cached-keys,es256]
+    .venv/bin/python bench/inprocess.py [--experiment es256]
 
 Django's test client drives one grant (sign-in, consent, code + PKCE exchange); then
 Werkzeug's test client follows its refresh chain --requests times and calls userinfo as
