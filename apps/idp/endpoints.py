@@ -32,7 +32,7 @@ from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token
 from oidc_provider.settings import get as library_setting
 
-from apps.idp import keys, policy
+from apps.idp import keys, policy, writes
 from apps.idp.claims import USERINFO_USER_FIELDS
 from apps.idp.models import Grant, IssuedToken
 
@@ -460,7 +460,7 @@ def run_token_endpoint(request: HttpRequest) -> tuple[int, dict[str, Any]]:
     """The token endpoint's status and JSON body; a refusal's aftermath is committed."""
     endpoint = TokenEndpoint(request)
     try:
-        with transaction.atomic():
+        with writes.write_transaction():
             answer = endpoint.respond()
     except TokenRefusal as refusal:
         if refusal.aftermath:
