@@ -194,6 +194,14 @@ def _setting_seconds(name: str) -> timedelta:
     return timedelta(seconds=getattr(settings, name))
 
 
+@dataclass(frozen=True)
+class TokenAnswer:
+    """A successful token response, its ID token's claims not yet signed."""
+
+    body: dict[str, Any]
+    id_token_claims: dict[str, Any] | None = None
+
+
 class TokenEndpoint:
     """RFC 6749 §4.1.3 and §6 with RFC 9700's rules for public clients.
 
@@ -223,7 +231,7 @@ class TokenEndpoint:
     def param(self, name: str) -> str:
         return self.form.get(name, "")
 
-    def respond(self) -> "TokenAnswer":
+    def respond(self) -> TokenAnswer:
         if repeated := repeated_param(self.form, self.PARAMS):
             raise TokenRefusal("invalid_request", f"{repeated} was sent more than once.")
         grant_type = self.param("grant_type")
@@ -249,7 +257,7 @@ class TokenEndpoint:
 
     # --- authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6, RFC 9700 §4.8.2)
 
-    def exchange_code(self) -> "TokenAnswer":
+    def exchange_code(self) -> TokenAnswer:
         value, redirect_uri = self.param("code"), self.param("redirect_uri")
         verifier = self.form.get("code_verifier")
         if not value:
@@ -307,7 +315,7 @@ class TokenEndpoint:
 
     def issue(
         self, token: Token, grant: Grant, *, user: Any, nonce: str | None, openid: bool
-    ) -> "TokenAnswer":
+    ) -> TokenAnswer:
         id_token = self.id_token(token, user, nonce) if openid else None
         token.id_token = id_token or {}
         token.save()
@@ -325,7 +333,7 @@ class TokenEndpoint:
             scope=token.scope,
         )
 
-    def token_response(self, token: Token, id_token: dict[str, Any] | None) -> "TokenAnswer":
+    def token_response(self, token: Token, id_token: dict[str, Any] | None) -> TokenAnswer:
         body: dict[str, Any] = {
             "access_token": token.access_token,
             "token_type": "Bearer",
@@ -338,7 +346,7 @@ class TokenEndpoint:
             body["refresh_token"] = token.refresh_token
         return TokenAnswer(body, id_token or None)
 
-    def signed(self, answer: "TokenAnswer") -> dict[str, Any]:
+    def signed(self, answer: TokenAnswer) -> dict[str, Any]:
         if answer.id_token_claims:
             return answer.body | {"id_token": sign_id_token(answer.id_token_claims, self.client)}
         return answer.body
@@ -361,7 +369,7 @@ class TokenEndpoint:
             .filter(refresh_token=value, client__client_id=client_id)
         )
 
-    def refresh(self, token: Token | None) -> "TokenAnswer":
+    def refresh(self, token: Token | None) -> TokenAnswer:
         value = self.param("refresh_token")
         if not value:
             raise TokenRefusal("invalid_request", "refresh_token is missing.")
@@ -432,7 +440,7 @@ class TokenEndpoint:
 
     # --- client_credentials (confidential clients only)
 
-    def client_credentials(self) -> "TokenAnswer":
+    def client_credentials(self) -> TokenAnswer:
         requested = self.param("scope").split()
         allowed = set(self.client.scope)
         if not allowed or set(requested) - allowed:
@@ -446,14 +454,6 @@ class TokenEndpoint:
             "scope": " ".join(token.scope),
         }
         return TokenAnswer(body)
-
-
-@dataclass(frozen=True)
-class TokenAnswer:
-    """A successful token response, its ID token's claims not yet signed."""
-
-    body: dict[str, Any]
-    id_token_claims: dict[str, Any] | None = None
 
 
 def run_token_endpoint(request: HttpRequest) -> tuple[int, dict[str, Any]]:
