@@ -79,7 +79,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--experiment",
         default="",
-        help="bench/experiments.py patches, comma-separated: cached-keys,es256",
+        help="bench/experiments.py patches, comma-separated: es256",
     )
     parser.add_argument("--no-ceiling", action="store_true", help="skip the trivial responder")
     parser.add_argument(

@@ -180,6 +180,10 @@ OIDC_REFRESH_ABSOLUTE_SECONDS = _env_int("OIDC_REFRESH_ABSOLUTE_SECONDS", 60 * 6
 # own rotation (parallel requests, a retry after a lost response): refused, but the grant
 # is not revoked. Later, it is reuse, and the whole grant is revoked (RFC 9700 §4.14.2).
 OIDC_REFRESH_REUSE_GRACE_SECONDS = 5
+# Each process re-reads the RSAKey table at most this often (apps.idp.keys): a key added or
+# removed on another instance is used or dropped here within this time. Rotating a key: add
+# the new one, wait this long, then delete the old one.
+OIDC_SIGNING_KEYS_TTL_SECONDS = _env_int("OIDC_SIGNING_KEYS_TTL_SECONDS", 10)
 OIDC_GRANT_TYPE_PASSWORD_ENABLE = False  # RFC 9700 §2.4; apps.idp refuses it regardless
 
 # --- django-axes: lock an account+address pair after repeated failed logins

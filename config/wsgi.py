@@ -1,8 +1,63 @@
-"""WSGI entry point for both origins (gunicorn and runserver_plus load the same app)."""
+"""WSGI entry point for both origins (gunicorn, runserver_plus and the tests load this app).
+
+Browser pages get the whole middleware stack of settings.MIDDLEWARE. The back-channel
+endpoints, called by programs with no cookies, get a lean one: no session, user, messages,
+CSRF or login throttling to set up and tear down on every request (make bench, C=32: see the
+README). Their security headers stay as on every other page: SecurityMiddleware (HSTS,
+nosniff, referrer policy) and X-Frame-Options; origin routing stays too.
+"""
 
 import os
+import re
 
-from django.core.wsgi import get_wsgi_application
+import django
+from django.core.handlers.base import BaseHandler
+from django.core.handlers.exception import convert_exception_to_response
+from django.core.handlers.wsgi import WSGIHandler
+from django.utils.module_loading import import_string
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_wsgi_application()
+
+# The endpoints that only programs call. Each view is csrf_exempt and reads no session and no
+# request.user; tests/test_wsgi.py checks both.
+BACK_CHANNEL_PATH = re.compile(
+    r"^/oidc/(?:token|userinfo|revoke|introspect|jwks|\.well-known/openid-configuration)/?$"
+)
+BACK_CHANNEL_MIDDLEWARE = (
+    "django.middleware.security.SecurityMiddleware",
+    "config.origins.route_by_origin",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+)
+
+
+class BackChannelHandler(WSGIHandler):
+    """Django's WSGI handler with BACK_CHANNEL_MIDDLEWARE in place of settings.MIDDLEWARE.
+
+    Django builds its chain from the setting alone, so this builds it the same way for these
+    few synchronous middleware, which have no view, template or exception hooks.
+    """
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        self._view_middleware = []
+        self._template_response_middleware = []
+        self._exception_middleware = []
+        handler = convert_exception_to_response(self._get_response)
+        for path in reversed(BACK_CHANNEL_MIDDLEWARE):
+            middleware = import_string(path)(handler)
+            hooks = ("process_view", "process_template_response", "process_exception")
+            if any(hasattr(middleware, hook) for hook in hooks):
+                raise TypeError(f"{path} has hooks BackChannelHandler does not run")
+            handler = convert_exception_to_response(middleware)
+        self._middleware_chain = handler
+
+
+def dispatch_by_path(pages: BaseHandler, back_channel: BaseHandler):
+    def application(environ, start_response):
+        handler = back_channel if BACK_CHANNEL_PATH.match(environ.get("PATH_INFO", "")) else pages
+        return handler(environ, start_response)
+
+    return application
+
+
+django.setup(set_prefix=False)
+application = dispatch_by_path(WSGIHandler(), BackChannelHandler())

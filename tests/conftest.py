@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 import requests
 from django.conf import settings as django_settings
-from django.core.wsgi import get_wsgi_application
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from apps.idp import certs, services
+from apps.idp import certs, keys, services
 
 (Path(django_settings.BASE_DIR) / "var").mkdir(exist_ok=True)  # the test database's folder
 
@@ -32,6 +31,12 @@ class Origins:
         return f"{self.idp_url}/oidc"
 
 
+@pytest.fixture(autouse=True)
+def _signing_keys_reread():
+    """Each test sees its own RSAKey rows: a rolled-back test leaves no parsed key behind."""
+    keys.forget_keys()
+
+
 @pytest.fixture(scope="session")
 def cert_paths(tmp_path_factory) -> certs.CertPaths:
     paths, _ = certs.ensure_certificates(tmp_path_factory.mktemp("certs"))
@@ -49,8 +54,12 @@ def _serve_tls(app, paths: certs.CertPaths) -> tuple[BaseWSGIServer, threading.T
 
 @pytest.fixture(scope="session")
 def _tls_servers(cert_paths) -> Iterator[Origins]:
-    """The project's WSGI app under two threaded Werkzeug TLS servers on free loopback ports."""
-    app = get_wsgi_application()
+    """The project's WSGI app under two threaded Werkzeug TLS servers on free loopback ports.
+
+    The same entry point as gunicorn's and runserver_plus's: config.wsgi.application.
+    """
+    from config.wsgi import application as app
+
     idp, idp_thread = _serve_tls(app, cert_paths)
     receiver, receiver_thread = _serve_tls(app, cert_paths)
     yield Origins(

@@ -235,7 +235,8 @@ class EndSessionView(View):
                 self.oidc_client, _ = endpoints.verify_id_token_hint(hint, settings.OIDC_ISSUER)
             except endpoints.InvalidHint:
                 return self.refuse("The id_token_hint is not a valid ID token from this provider.")
-        elif self.params["client_id"]:
+        elif policy.is_opaque_value(self.params["client_id"]):
+            # Not a query for anything else: a NUL makes PostgreSQL refuse it (a 500).
             self.oidc_client = library.Client.objects.filter(
                 client_id=self.params["client_id"]
             ).first()

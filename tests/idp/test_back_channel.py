@@ -76,6 +76,14 @@ def test_userinfo_with_a_fresh_token(idp, public_client, person):
     assert answer["Cache-Control"] == "no-store"
 
 
+def test_userinfo_reads_one_row(idp, public_client, person, django_assert_num_queries):
+    # Only the columns it needs are selected: none is left to load with a query of its own.
+    tokens = exchange(idp, authorize(idp, person)).json()
+    with django_assert_num_queries(1):
+        answer = userinfo(idp, tokens["access_token"])
+    assert answer.json()["preferred_username"] == person.username
+
+
 @pytest.mark.parametrize(
     ("headers", "status", "error"),
     [

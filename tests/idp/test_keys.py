@@ -1,5 +1,7 @@
 import json
+import time
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -38,13 +40,34 @@ def test_keys_are_parsed_once_while_the_table_is_unchanged(db, parse_count):
     assert len(parse_count) == 1
 
 
-def test_a_key_added_elsewhere_is_seen_on_the_next_call(db):
+def test_a_key_saved_in_this_process_is_seen_on_the_next_call(db):
     first = services.ensure_signing_key()
     assert [key.kid for key in keys.signing_keys()] == [first.kid]
     RSAKey.objects.create(key=keys_pem())
     assert len(keys.jwks()["keys"]) == 2
     first.delete()
     assert [key.kid for key in keys.signing_keys()] != [first.kid]
+
+
+def test_a_key_added_on_another_instance_is_seen_within_the_ttl(db, settings, monkeypatch):
+    first = services.ensure_signing_key()
+    assert len(keys.jwks()["keys"]) == 1
+    RSAKey.objects.bulk_create([RSAKey(key=keys_pem())])  # no signal here, as elsewhere
+    assert len(keys.jwks()["keys"]) == 1  # the table is not read on every call
+    later = time.monotonic() + settings.OIDC_SIGNING_KEYS_TTL_SECONDS
+    monkeypatch.setattr(keys.time, "monotonic", lambda: later)
+    assert len(keys.jwks()["keys"]) == 2
+    RSAKey.objects.filter(pk=first.pk).delete()  # a queryset delete sends signals too
+    assert [key.kid for key in keys.signing_keys()] != [first.kid]
+
+
+def test_id_tokens_are_signed_with_the_oldest_key(db):
+    first = services.ensure_signing_key()
+    RSAKey.objects.create(key=keys_pem())
+    token = keys.sign_rs256({"sub": "1"})
+    assert jwt.get_unverified_header(token)["kid"] == first.kid
+    public_key = keys.signing_keys()[0].private_key.public_key()
+    assert jwt.decode(token, public_key, algorithms=["RS256"]) == {"sub": "1"}
 
 
 def keys_pem() -> str:

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token
@@ -286,6 +288,18 @@ def test_a_refresh_token_unused_for_the_idle_lifetime_expires(idp, public_client
     before = stored()
     assert oauth_error(refresh(idp, first["refresh_token"])) == "invalid_grant"
     assert stored() == before
+
+
+def test_a_refresh_takes_one_read_and_two_writes(idp, public_client, person):
+    tokens = exchange(idp, authorize(idp, person)).json()
+    refresh(idp, tokens["refresh_token"])  # the signing key is read once per process
+    current = Token.objects.get().refresh_token
+    with CaptureQueriesContext(connection) as captured:
+        answer = refresh(idp, current)
+    assert answer.status_code == 200
+    # The locked read of token, client, grant and user; the rotation; the grant's use.
+    statements = [q["sql"].split()[0] for q in captured if "SAVEPOINT" not in q["sql"]]
+    assert statements == ["SELECT", "UPDATE", "UPDATE"]
 
 
 def test_refreshing_restarts_the_idle_lifetime(idp, public_client, person, settings):

@@ -168,6 +168,9 @@ def deployment(django_db_setup, cert_paths, tmp_path_factory) -> Iterator[Deploy
         "RECEIVER_URL": REDIRECT_URI,
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),  # shared: sessions, CSRF cookies
         "DJANGO_DEBUG": "0",
+        # Each test replaces the key table, which a deployment never does without waiting out
+        # the TTL (apps/idp/keys.py): re-read it on every signature here.
+        "OIDC_SIGNING_KEYS_TTL_SECONDS": "0",
         "SERVER_CERT": str(cert_paths.server_cert),
         "SERVER_KEY": str(cert_paths.server_key),
     }

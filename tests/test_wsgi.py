@@ -1,0 +1,59 @@
+"""config.wsgi: back-channel endpoints take the lean middleware stack, pages the whole one."""
+
+import pytest
+from django.urls import resolve
+
+from config import wsgi
+
+BACK_CHANNEL = (
+    "/oidc/token",
+    "/oidc/token/",
+    "/oidc/userinfo",
+    "/oidc/revoke",
+    "/oidc/introspect",
+    "/oidc/jwks",
+    "/oidc/.well-known/openid-configuration",
+)
+PAGES = (
+    "/oidc/authorize",
+    "/oidc/end-session",
+    "/oidc/token/x",
+    "/accounts/login/",
+    "/admin/",
+    "/",
+    "/static/admin/css/base.css",
+    "/x/oidc/token",
+)
+
+
+@pytest.mark.parametrize("path", BACK_CHANNEL)
+def test_back_channel_paths_take_the_lean_stack(path):
+    assert wsgi.BACK_CHANNEL_PATH.match(path)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_take_the_whole_stack(path):
+    assert not wsgi.BACK_CHANNEL_PATH.match(path)
+
+
+@pytest.mark.parametrize("path", BACK_CHANNEL)
+def test_back_channel_views_need_no_csrf_check(path, rf):
+    # Without CsrfViewMiddleware a view that relied on it would lose its protection: each is
+    # exempt, or refuses every unsafe method.
+    view = resolve(path).func
+    assert getattr(view, "csrf_exempt", False) or view(rf.post(path)).status_code == 405
+
+
+def test_the_lean_stack_keeps_the_security_headers(origins, https, settings):
+    answer = https.post(f"{origins.idp_url}/oidc/token", data={}, timeout=10)
+    assert answer.status_code == 400
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert f"max-age={settings.SECURE_HSTS_SECONDS}" in answer.headers["Strict-Transport-Security"]
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert "Set-Cookie" not in answer.headers
+
+
+def test_the_lean_stack_keeps_origin_routing(origins, https):
+    answer = https.post(f"{origins.receiver_url}oidc/token", data={}, timeout=10)
+    assert answer.status_code == 404
