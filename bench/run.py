@@ -230,14 +230,13 @@ def seed_grants(count: int) -> list[dict[str, str]]:
             verifier = pkce.make_verifier()
             params = flows.authorize_params(CLIENT_ID, REDIRECT_URI, verifier)
             code = flows.consent(http, SITE_URL, params)["code"]
-            answer = flows.token_request(
+            answer = flows.exchange_code(
                 http,
                 SITE_URL,
-                grant_type="authorization_code",
                 code=code,
-                redirect_uri=REDIRECT_URI,
+                verifier=verifier,
                 client_id=CLIENT_ID,
-                code_verifier=verifier,
+                redirect_uri=REDIRECT_URI,
             )
             answer.raise_for_status()
             tokens = answer.json()

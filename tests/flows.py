@@ -100,3 +100,56 @@ def token_request(http: requests.Session, idp_url: str, **form: str) -> requests
         headers={"Content-Type": "application/x-www-form-urlencoded"},
         timeout=10,
     )
+
+
+def exchange_code(
+    http: requests.Session,
+    idp_url: str,
+    *,
+    code: str,
+    verifier: str,
+    client_id: str,
+    redirect_uri: str,
+) -> requests.Response:
+    return token_request(
+        http,
+        idp_url,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=redirect_uri,
+        client_id=client_id,
+        code_verifier=verifier,
+    )
+
+
+def refresh(
+    http: requests.Session, idp_url: str, *, refresh_token: str, client_id: str
+) -> requests.Response:
+    return token_request(
+        http, idp_url, grant_type="refresh_token", refresh_token=refresh_token, client_id=client_id
+    )
+
+
+def sign_in_for_tokens(
+    http: requests.Session,
+    idp_url: str,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    username: str,
+    password: str,
+) -> dict:
+    """The whole front and back channel: sign in, consent, exchange the code with PKCE."""
+    verifier = pkce.make_verifier()
+    params = authorize_params(client_id, redirect_uri, verifier)
+    answer = authorization_code(http, idp_url, params, username, password)
+    tokens = exchange_code(
+        http,
+        idp_url,
+        code=answer["code"],
+        verifier=verifier,
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+    )
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()

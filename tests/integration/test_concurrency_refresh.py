@@ -7,7 +7,6 @@ import pytest
 import requests
 from oidc_provider.models import Token
 
-from apps.client import pkce
 from apps.idp.models import Grant
 from tests import flows
 from tests.conftest import END_USER_PASSWORD
@@ -17,29 +16,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 PARALLEL = 20
 
 
-def signed_in_tokens(origins, https, seed_client, end_user) -> dict:
-    verifier = pkce.make_verifier()
-    params = flows.authorize_params(seed_client.client_id, origins.receiver_url, verifier)
-    answer = flows.authorization_code(
-        https, origins.idp_url, params, end_user.username, END_USER_PASSWORD
-    )
-    tokens = flows.token_request(
-        https,
-        origins.idp_url,
-        grant_type="authorization_code",
-        code=answer["code"],
-        redirect_uri=origins.receiver_url,
-        client_id=seed_client.client_id,
-        code_verifier=verifier,
-    )
-    assert tokens.status_code == 200, tokens.text
-    return tokens.json()
-
-
 def test_parallel_refreshes_with_one_token_succeed_exactly_once(
     origins, https, seed_client, end_user
 ):
-    refresh_token = signed_in_tokens(origins, https, seed_client, end_user)["refresh_token"]
+    refresh_token = flows.sign_in_for_tokens(
+        https,
+        origins.idp_url,
+        client_id=seed_client.client_id,
+        redirect_uri=origins.receiver_url,
+        username=end_user.username,
+        password=END_USER_PASSWORD,
+    )["refresh_token"]
     start = threading.Barrier(PARALLEL)
 
     def refresh_once(_: int) -> tuple[int, dict]:
@@ -47,12 +34,8 @@ def test_parallel_refreshes_with_one_token_succeed_exactly_once(
             http.trust_env = False
             http.verify = origins.ca_file
             start.wait(timeout=30)
-            answer = flows.token_request(
-                http,
-                origins.idp_url,
-                grant_type="refresh_token",
-                refresh_token=refresh_token,
-                client_id=seed_client.client_id,
+            answer = flows.refresh(
+                http, origins.idp_url, refresh_token=refresh_token, client_id=seed_client.client_id
             )
             return answer.status_code, answer.json()
 
@@ -67,10 +50,9 @@ def test_parallel_refreshes_with_one_token_succeed_exactly_once(
     winner = next(body for status, body in results if status == 200)
     assert Token.objects.count() == 1
     assert Grant.objects.get().revoked_at is None
-    again = flows.token_request(
+    again = flows.refresh(
         https,
         origins.idp_url,
-        grant_type="refresh_token",
         refresh_token=winner["refresh_token"],
         client_id=seed_client.client_id,
     )

@@ -38,14 +38,13 @@ def test_sign_in_and_consent_send_a_code_to_the_receiver(origins, https, seed_cl
     assert page.status_code == 200
     assert f'id="code">{answer["code"]}<' in page.text
 
-    tokens = flows.token_request(
+    tokens = flows.exchange_code(
         https,
         origins.idp_url,
-        grant_type="authorization_code",
         code=answer["code"],
-        redirect_uri=origins.receiver_url,
+        verifier=verifier,
         client_id=seed_client.client_id,
-        code_verifier=verifier,
+        redirect_uri=origins.receiver_url,
     )
     assert tokens.status_code == 200, tokens.text
     assert {"access_token", "id_token", "refresh_token"} <= tokens.json().keys()

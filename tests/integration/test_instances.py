@@ -221,31 +221,19 @@ def _session(deployment: Deployment) -> requests.Session:
 def _sign_in_and_get_tokens(
     deployment: Deployment, http: requests.Session, oidc_client, end_user
 ) -> dict:
-    verifier = pkce.make_verifier()
-    params = flows.authorize_params(oidc_client.client_id, REDIRECT_URI, verifier)
-    answer = flows.authorization_code(
-        http, deployment.public_url, params, end_user.username, END_USER_PASSWORD
-    )
-    tokens = flows.token_request(
+    return flows.sign_in_for_tokens(
         http,
         deployment.public_url,
-        grant_type="authorization_code",
-        code=answer["code"],
-        redirect_uri=REDIRECT_URI,
         client_id=oidc_client.client_id,
-        code_verifier=verifier,
+        redirect_uri=REDIRECT_URI,
+        username=end_user.username,
+        password=END_USER_PASSWORD,
     )
-    assert tokens.status_code == 200, tokens.text
-    return tokens.json()
 
 
 def _refresh(deployment: Deployment, http: requests.Session, client_id: str, refresh_token: str):
-    return flows.token_request(
-        http,
-        deployment.public_url,
-        grant_type="refresh_token",
-        refresh_token=refresh_token,
-        client_id=client_id,
+    return flows.refresh(
+        http, deployment.public_url, refresh_token=refresh_token, client_id=client_id
     )
 
 
@@ -264,14 +252,13 @@ def test_session_and_grant_started_on_one_instance_continue_on_the_other(
         served_before = len(balancer.served)
         answer = flows.consent(http, shared.public_url, params)
         assert answer["code"] and answer["state"] == "state-123"
-        tokens = flows.token_request(
+        tokens = flows.exchange_code(
             http,
             shared.public_url,
-            grant_type="authorization_code",
             code=answer["code"],
-            redirect_uri=REDIRECT_URI,
+            verifier=verifier,
             client_id=oidc_client.client_id,
-            code_verifier=verifier,
+            redirect_uri=REDIRECT_URI,
         )
         assert tokens.status_code == 200, tokens.text
         assert set(balancer.served[served_before:]) == {"B"}
