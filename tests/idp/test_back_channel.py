@@ -46,8 +46,9 @@ def test_discovery_advertises_what_public_clients_need(idp, public_client):
     assert meta["id_token_signing_alg_values_supported"] == ["RS256"]
 
 
-def test_discovery_names_hs256_only_while_a_confidential_client_can_use_it(idp, public_client):
-    OIDCClient.objects.create(
+def add_confidential_hs256_client() -> OIDCClient:
+    """A client that can get HS256: confidential, with a secret to sign with."""
+    return OIDCClient.objects.create(
         name="legacy",
         client_id="legacy",
         client_type="confidential",
@@ -55,6 +56,10 @@ def test_discovery_names_hs256_only_while_a_confidential_client_can_use_it(idp, 
         jwt_alg="HS256",
         _redirect_uris=REDIRECT_URI,
     )
+
+
+def test_discovery_names_hs256_only_while_a_confidential_client_can_use_it(idp, public_client):
+    add_confidential_hs256_client()
     meta = idp.get("/oidc/.well-known/openid-configuration").json()
     assert meta["id_token_signing_alg_values_supported"] == ["RS256", "HS256"]
 
@@ -208,12 +213,5 @@ def test_a_cached_discovery_document_follows_the_signing_algorithms(idp, public_
     settings.OIDC_DISCOVERY_CACHE_ENABLE = True
     url = "/oidc/.well-known/openid-configuration"
     assert idp.get(url).json()["id_token_signing_alg_values_supported"] == ["RS256"]
-    OIDCClient.objects.create(
-        name="legacy",
-        client_id="legacy",
-        client_type="confidential",
-        client_secret="x" * 32,
-        jwt_alg="HS256",
-        _redirect_uris=REDIRECT_URI,
-    )
+    add_confidential_hs256_client()
     assert idp.get(url).json()["id_token_signing_alg_values_supported"] == ["RS256", "HS256"]
