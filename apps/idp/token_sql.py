@@ -1,0 +1,218 @@
+"""The statements every refresh and userinfo request runs, written once instead of per request.
+
+Built through the ORM, these queries were compiled anew on each request: that compilation
+was about half of a refresh's CPU and a third of userinfo's (bench/inprocess.py). Here each
+statement is built once per database connection from the models' own table and column
+names, so it stays right for SQLite and PostgreSQL alike. Rows become ordinary model
+instances through the converters the ORM itself applies (datetimes and booleans on
+SQLite), so code downstream sees the same objects the ORM would have given it.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
+from oidc_provider.models import Client as OIDCClient
+from oidc_provider.models import Token
+
+from apps.idp.models import Grant, IssuedToken
+
+# What a rotation replaces in the token's row; the row itself (its id, grant link) stays.
+ROTATED_COLUMNS = ("access_token", "refresh_token", "expires_at", "_scope", "_id_token")
+
+Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Some of a model's columns, as one table of a SELECT reads them."""
+
+    model: type[Model]
+    alias: str
+    fields: tuple[Field, ...]
+    converters: tuple[tuple[Any, tuple[Converter, ...]], ...]
+
+    @classmethod
+    def of(
+        cls, connection: BaseDatabaseWrapper, model: type[Model], alias: str, names=()
+    ) -> "Columns":
+        """`names` (attnames) or every concrete field, in the model's order as from_db wants."""
+        concrete = model._meta.concrete_fields
+        fields = tuple(f for f in concrete if not names or f.attname in names or f.primary_key)
+        converters = []
+        for field in fields:
+            column = field.get_col(alias)
+            # What SQLCompiler.get_converters gathers: the backend's, then the field's own.
+            found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            converters.append((column, tuple(found)))
+        return cls(model, alias, fields, tuple(converters))
+
+    def select_list(self, connection: BaseDatabaseWrapper) -> str:
+        quote = connection.ops.quote_name
+        return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+
+    def instance(self, connection: BaseDatabaseWrapper, values: Sequence[Any]) -> Model | None:
+        """The model instance of these values; None when an outer join found no row."""
+        converted = []
+        for value, (column, found) in zip(values, self.converters, strict=True):
+            if value is not None:
+                for convert in found:
+                    value = convert(value, column, connection)
+            converted.append(value)
+        pk_index = next(i for i, field in enumerate(self.fields) if field.primary_key)
+        if converted[pk_index] is None:
+            return None
+        names = [field.attname for field in self.fields]
+        return self.model.from_db(connection.alias, names, converted)
+
+
+def _table(model: type[Model], connection: BaseDatabaseWrapper) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model: type[Model], name: str, connection: BaseDatabaseWrapper) -> str:
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    return connection.ops.quote_name(field.column)
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The hot-path statements for one database connection, with the columns they read."""
+
+    refresh_lookup: str
+    refresh_columns: tuple[Columns, ...]  # token, client, grant, user
+    userinfo_lookup: str
+    userinfo_columns: tuple[Columns, ...]  # token, client, user
+    rotate: str
+    touch_grant: str
+
+
+@lru_cache(maxsize=64)  # one per connection: a thread each under gthread
+def statements(connection: BaseDatabaseWrapper) -> Statements:
+    user_model = get_user_model()
+    t, c, g, u = (
+        Columns.of(connection, Token, "t"),
+        Columns.of(connection, OIDCClient, "c"),
+        Columns.of(connection, Grant, "g"),
+        Columns.of(connection, user_model, "u"),
+    )
+    from apps.idp.claims import USERINFO_USER_FIELDS  # the columns userinfo reads
+
+    ut = Columns.of(connection, Token, "t", ("expires_at", "_scope", "_id_token", "user_id"))
+    uc = Columns.of(connection, OIDCClient, "c", ("client_id",))
+    uu = Columns.of(connection, user_model, "u", USERINFO_USER_FIELDS)
+
+    def col(model: type[Model], name: str) -> str:
+        return _column(model, name, connection)
+
+    token, client, grant, user = (
+        _table(Token, connection),
+        _table(OIDCClient, connection),
+        _table(Grant, connection),
+        _table(user_model, connection),
+    )
+    client_join = f"INNER JOIN {client} c ON c.{col(OIDCClient, 'id')} = t.{col(Token, 'client')}"
+    joins = f"FROM {token} t {client_join}"
+    user_join = f"LEFT OUTER JOIN {user} u ON u.{col(user_model, 'pk')} = t.{col(Token, 'user')}"
+    # Of concurrent refreshes with one token, the others wait here for the first to commit
+    # (PostgreSQL); SQLite's write lock, taken at BEGIN IMMEDIATE, already serialises them.
+    lock = " FOR UPDATE OF t" if connection.features.has_select_for_update_of else ""
+    refresh_lookup = (
+        f"SELECT {', '.join(part.select_list(connection) for part in (t, c, g, u))} {joins} "
+        f"LEFT OUTER JOIN {_table(IssuedToken, connection)} l "
+        f"ON l.{col(IssuedToken, 'token')} = t.{col(Token, 'id')} "
+        f"LEFT OUTER JOIN {grant} g ON g.{col(Grant, 'id')} = l.{col(IssuedToken, 'grant')} "
+        f"{user_join} "
+        f"WHERE t.{col(Token, 'refresh_token')} = %s AND c.{col(OIDCClient, 'client_id')} = %s"
+        f"{lock}"
+    )
+    userinfo_lookup = (
+        f"SELECT {', '.join(part.select_list(connection) for part in (ut, uc, uu))} {joins} "
+        f"{user_join} WHERE t.{col(Token, 'access_token')} = %s"
+    )
+    # S608: identifiers come from the models, quoted by the backend; values are parameters.
+    assignments = ", ".join(f"{col(Token, name)} = %s" for name in ROTATED_COLUMNS)
+    token_match = f"{col(Token, 'id')} = %s AND {col(Token, 'refresh_token')} = %s"
+    rotate = f"UPDATE {token} SET {assignments} WHERE {token_match}"  # noqa: S608
+    grant_columns = f"{col(Grant, 'last_used_at')} = %s, {col(Grant, 'previous_refresh_hash')} = %s"
+    touch_grant = f"UPDATE {grant} SET {grant_columns} WHERE {col(Grant, 'id')} = %s"  # noqa: S608
+    return Statements(
+        refresh_lookup, (t, c, g, u), userinfo_lookup, (ut, uc, uu), rotate, touch_grant
+    )
+
+
+def _fetch_one(sql: str, params: Sequence[Any], columns: tuple[Columns, ...], using: str):
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instances, start = [], 0
+    for part in columns:
+        end = start + len(part.fields)
+        instances.append(part.instance(connection, row[start:end]))
+        start = end
+    return instances
+
+
+@dataclass(frozen=True)
+class PresentedRefresh:
+    """A refresh token's row, its client and user attached, and the grant it belongs to."""
+
+    token: Token
+    grant: Grant | None
+
+
+def lock_refresh_token(
+    value: str, client_id: str, using: str = "default"
+) -> PresentedRefresh | None:
+    """The token whose refresh token is `value` for client `client_id`, row-locked; one query."""
+    connection = connections[using]
+    found = statements(connection)
+    row = _fetch_one(found.refresh_lookup, (value, client_id), found.refresh_columns, using)
+    if row is None:
+        return None
+    token, client, grant, user = row
+    token.client, token.user = client, user
+    return PresentedRefresh(token, grant)
+
+
+def token_for_userinfo(access_token: str, using: str = "default") -> Token | None:
+    """The access token's row with its client's id and the user's userinfo columns."""
+    connection = connections[using]
+    found = statements(connection)
+    row = _fetch_one(found.userinfo_lookup, (access_token,), found.userinfo_columns, using)
+    if row is None:
+        return None
+    token, client, user = row
+    token.client, token.user = client, user
+    return token
+
+
+def rotate(token_pk: int, presented: str, fresh: Token, using: str = "default") -> bool:
+    """Replace the token's values, only if its refresh token is still `presented`."""
+    connection = connections[using]
+    values = [
+        Token._meta.get_field(name).get_db_prep_value(getattr(fresh, name), connection)
+        for name in ROTATED_COLUMNS
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(statements(connection).rotate, (*values, token_pk, presented))
+        return cursor.rowcount == 1
+
+
+def touch_grant(
+    grant_pk: int, used_at: datetime, replaced_hash: str, using: str = "default"
+) -> None:
+    """Record a rotation on the grant: when, and the fingerprint of the token it replaced."""
+    connection = connections[using]
+    used = Grant._meta.get_field("last_used_at").get_db_prep_value(used_at, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(statements(connection).touch_grant, (used, replaced_hash, grant_pk))

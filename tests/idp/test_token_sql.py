@@ -1,0 +1,92 @@
+"""apps/idp/token_sql.py: its rows are the rows the ORM would have given, on every database."""
+
+import datetime
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+from oidc_provider.models import Token
+
+from apps.idp import token_sql
+from apps.idp.models import Grant
+from tests.idp.oauth import CLIENT_ID, authorize, exchange
+
+pytestmark = pytest.mark.postgres
+
+
+def field_values(instance) -> dict:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+@pytest.fixture
+def issued(idp, public_client, person) -> Token:
+    person.last_login = timezone.now() - datetime.timedelta(hours=1)
+    person.save(update_fields=["last_login"])
+    exchange(idp, authorize(idp, person))
+    return Token.objects.select_related("client", "user", "grant_link__grant").get()
+
+
+def test_the_refresh_lookup_reads_what_the_orm_reads(issued):
+    presented = token_sql.lock_refresh_token(issued.refresh_token, CLIENT_ID)
+
+    assert field_values(presented.token) == field_values(issued)
+    assert field_values(presented.token.client) == field_values(issued.client)
+    assert field_values(presented.token.user) == field_values(issued.user)
+    assert field_values(presented.grant) == field_values(issued.grant_link.grant)
+    # Datetimes come back aware and booleans as booleans, on SQLite as on PostgreSQL.
+    assert presented.token.user.last_login == issued.user.last_login
+    assert presented.token.user.last_login.tzinfo is not None
+    assert presented.token.client.require_consent is issued.client.require_consent
+
+
+def test_the_refresh_lookup_needs_the_right_client(issued):
+    assert token_sql.lock_refresh_token(issued.refresh_token, "another-cli") is None
+    assert token_sql.lock_refresh_token("not-" + issued.refresh_token, CLIENT_ID) is None
+
+
+def test_the_userinfo_lookup_reads_the_token_and_the_users_claims(issued):
+    token = token_sql.token_for_userinfo(issued.access_token)
+
+    assert token.pk == issued.pk and token.scope == issued.scope
+    assert token.expires_at == issued.expires_at and token.id_token == issued.id_token
+    assert token.client.client_id == CLIENT_ID
+    assert (token.user.pk, token.user.username, token.user.email) == (
+        issued.user.pk,
+        issued.user.username,
+        issued.user.email,
+    )
+    assert token_sql.token_for_userinfo("unknown") is None
+
+
+def test_rotation_replaces_only_the_presented_token(issued):
+    fresh = Token(
+        access_token="a" * 32,
+        refresh_token="r" * 32,
+        expires_at=timezone.now() + datetime.timedelta(minutes=5),
+        _scope="openid",
+        _id_token="{}",
+    )
+    assert not token_sql.rotate(issued.pk, "not the current one", fresh)
+    assert token_sql.rotate(issued.pk, issued.refresh_token, fresh)
+    stored = Token.objects.get(pk=issued.pk)
+    assert (stored.access_token, stored.refresh_token, stored.scope) == (
+        "a" * 32,
+        "r" * 32,
+        ["openid"],
+    )
+    assert stored.expires_at == fresh.expires_at
+
+
+def test_touching_the_grant_records_when_and_what(issued):
+    grant = issued.grant_link.grant
+    used_at = timezone.now()
+    token_sql.touch_grant(grant.pk, used_at, "f" * 64)
+    grant.refresh_from_db()
+    assert (grant.last_used_at, grant.previous_refresh_hash) == (used_at, "f" * 64)
+
+
+def test_statements_lock_the_token_row_where_the_database_can(db):
+    connection = connections["default"]
+    lookup = token_sql.statements(connection).refresh_lookup
+    assert lookup.endswith(" FOR UPDATE OF t") == (connection.vendor == "postgresql")
+    assert Grant._meta.db_table in lookup
