@@ -16,7 +16,7 @@ demo: $(VENV)/.base  ## migrate, certificates, seed, then both servers until Ctr
 	$(PY) manage.py prepare_demo
 	$(VENV)/bin/honcho start
 
-serve: $(VENV)/.base  ## the same, under gunicorn: DEBUG off, static files collected, TLS
+serve: $(VENV)/.base  ## the same, under granian: DEBUG off, static files collected, TLS
 	$(PY) manage.py prepare_demo
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(VENV)/bin/honcho -f Procfile.serve start
@@ -36,7 +36,7 @@ test-postgres: $(VENV)/.dev
 
 # Never part of make test. BENCH_DURATION=3 BENCH_WARMUP=1 make bench for a quick look;
 # ARGS passes flags to bench/run.py (--help lists them).
-bench: $(VENV)/.bench  ## refresh grant and userinfo under gunicorn, on SQLite then PostgreSQL
+bench: $(VENV)/.bench  ## refresh grant and userinfo under granian, on SQLite then PostgreSQL
 	$(PY) bench/run.py $(ARGS)
 	scripts/with-postgres $(PY) bench/run.py --no-ceiling $(ARGS)
 
@@ -67,7 +67,7 @@ $(VENV)/.bench: requirements/bench.txt $(VENV)/.base
 	touch $@
 
 # Maintainers only: re-resolve the pinned, hashed lock files after editing requirements/*.in.
-LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11
+LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --no-strip-extras --python-version 3.11
 lock: $(VENV)/.base
 	$(PY) -m pip install --quiet uv
 	$(LOCK) requirements/base.in -o requirements/base.txt

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py --experiment es256
 
-gunicorn then loads `bench.experiments:application`: the project's WSGI app after the
+granian then loads `bench.experiments:application`: the project's WSGI app after the
 named patches are applied in that process only. Nothing here is used by make serve or the
 tests; each patch is what the real change would do, so its figures say what the change is
 worth before anyone writes it.
@@ -16,7 +16,7 @@ import os
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from config.wsgi import application  # noqa: F401 (the app gunicorn loads; sets Django up)
+from config.wsgi import application  # noqa: F401 (the app the server loads; sets Django up)
 
 
 def _es256() -> None:

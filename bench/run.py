@@ -1,9 +1,9 @@
-"""Benchmark the IdP under gunicorn over TLS: refresh_token grant and userinfo.
+"""Benchmark the IdP under granian over TLS: refresh_token grant and userinfo.
 
     .venv/bin/python bench/run.py [--duration 15] [--warmup 3] [--concurrency 1,8,32] ...
 
 The database is DATABASE_URL when set (scripts/with-postgres sets one), else a fresh SQLite
-file var/bench.sqlite3. The IdP runs as `make serve` runs it (gunicorn, TLS with our CA's
+file var/bench.sqlite3. The IdP runs as `make serve` runs it (granian, TLS with our CA's
 certificate, DEBUG off), minus the access log. Each virtual user gets its own grant through
 a real sign-in, consent and code + PKCE exchange, then follows its own rotating refresh
 token chain. The load generator is bench/loadgen.mjs (Node, built-in https only); before
@@ -13,6 +13,7 @@ Prints a table and writes everything to bench/results/<time>-<database>.json.
 """
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -72,9 +73,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--scenarios", default="refresh,userinfo")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
     parser.add_argument(
-        "--worker-class", default=os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+        "--threads",
+        type=int,
+        default=int(os.environ.get("SERVE_THREADS", 4)),
+        help="Python threads per worker (granian's --blocking-threads)",
     )
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
     parser.add_argument("--label", default="", help="a name for this run in the JSON file")
     parser.add_argument(
         "--experiment",
@@ -113,7 +116,7 @@ def _all_stats() -> dict[int, tuple[int, int, int]]:
 
 @dataclass(frozen=True)
 class CpuSample:
-    server_ticks: int  # the gunicorn master and its workers
+    server_ticks: int  # granian's main process and its workers
     database_ticks: int | None  # the PostgreSQL server and its backends (None: not ours/SQLite)
 
 
@@ -162,23 +165,26 @@ def prepare_database() -> str:
 
 
 @contextmanager
-def gunicorn(args: argparse.Namespace) -> Iterator[subprocess.Popen]:
+def serving(args: argparse.Namespace) -> Iterator[subprocess.Popen]:
+    """The IdP as Procfile.serve starts it, on this run's port, without the access log."""
     from django.conf import settings
 
     command = [
-        str(BASE_DIR / ".venv" / "bin" / "gunicorn"),
-        "bench.experiments:application" if args.experiment else "config.wsgi",
-        "--name=idp-bench",
-        f"--bind=127.0.0.1:{PORT}",
-        f"--certfile={settings.CERTS_DIR / 'server.pem'}",
-        f"--keyfile={settings.CERTS_DIR / 'server-key.pem'}",
+        str(BASE_DIR / ".venv" / "bin" / "granian"),
+        "bench.experiments:application" if args.experiment else "config.wsgi:application",
+        "--interface=wsgi",
+        "--no-ws",
+        "--host=127.0.0.1",
+        f"--port={PORT}",
         f"--workers={args.workers}",
-        f"--worker-class={args.worker_class}",
-        f"--threads={args.threads}",
-        "--no-control-socket",
+        f"--blocking-threads={args.threads}",
+        f"--ssl-certificate={settings.CERTS_DIR / 'server.pem'}",
+        f"--ssl-keyfile={settings.CERTS_DIR / 'server-key.pem'}",
+        "--log-config=config/granian-logging.json",
+        "--workers-kill-timeout=5",
     ]
     os.environ["BENCH_EXPERIMENTS"] = args.experiment
-    log = RESULTS_DIR / "gunicorn.log"
+    log = RESULTS_DIR / "server.log"
     with log.open("wb") as out:
         server = subprocess.Popen(command, cwd=BASE_DIR, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -209,13 +215,13 @@ def wait_until_serving(server: subprocess.Popen, log: Path) -> None:
     with https_session() as http:
         for _ in range(150):
             if server.poll() is not None:
-                sys.exit(f"gunicorn exited:\n{log.read_text()}")
+                sys.exit(f"the server exited:\n{log.read_text()}")
             try:
                 http.get(f"{SITE_URL}/oidc/.well-known/openid-configuration", timeout=2)
                 return
             except requests.ConnectionError:
                 time.sleep(0.2)
-    sys.exit(f"gunicorn did not answer:\n{log.read_text()}")
+    sys.exit(f"the server did not answer:\n{log.read_text()}")
 
 
 def seed_grants(count: int) -> list[dict[str, str]]:
@@ -428,7 +434,7 @@ def main() -> None:
         rows.append(ceiling(args))
         print(f"generator ceiling (trivial TLS responder): {rows[-1]['requests_per_second']} req/s")
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    with gunicorn(args) as server:
+    with serving(args) as server:
         users = seed_grants(max(concurrencies))
         for scenario in scenarios:
             for concurrency in concurrencies:
@@ -457,8 +463,8 @@ def main() -> None:
         "time": stamp,
         "machine": machine(),
         "server": {
+            "software": f"granian {importlib.metadata.version('granian')}",
             "workers": args.workers,
-            "worker_class": args.worker_class,
             "threads": args.threads,
             "conn_max_age": settings.DATABASES["default"]["CONN_MAX_AGE"],
             "experiments": args.experiment,

@@ -1,4 +1,4 @@
-"""WSGI entry point for both origins (gunicorn, runserver_plus and the tests load this app).
+"""WSGI entry point for both origins (granian, runserver_plus and the tests load this app).
 
 Browser pages get the whole middleware stack of settings.MIDDLEWARE. The back-channel
 endpoints, called by programs with no cookies, get a lean one: no session, user, messages,

@@ -5,7 +5,7 @@ wait in its busy handler, which polls with sleeps growing to 100 ms: under load 
 sleep far longer than the lock is held, which made SQLite's p99 (make bench, C=32: see the
 README). Here writers wait on locks that wake the next one as soon as the holder is done: a
 threading lock among a process's threads, an flock on a file beside the database among
-processes (gunicorn's workers, several servers on one file). PostgreSQL locks rows and
+processes (the server's workers, several servers on one file). PostgreSQL locks rows and
 needs none of this.
 """
 

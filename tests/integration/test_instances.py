@@ -1,4 +1,4 @@
-"""Two IdP instances (real gunicorn processes over TLS) on one PostgreSQL database.
+"""Two IdP instances (real granian servers over TLS) on one PostgreSQL database.
 
 They stand behind a small TCP load balancer, as they would in production: the client only
 ever sees one origin (https://localhost:LB_PORT, the issuer both instances are configured
@@ -123,16 +123,17 @@ def _start_instance(name: str, port: int, env: dict[str, str], log: Path) -> sub
     command = [
         sys.executable,
         "-m",
-        "gunicorn",
-        "config.wsgi",
-        f"--name=idp-{name}",
-        f"--bind=127.0.0.1:{port}",
-        f"--certfile={env['SERVER_CERT']}",
-        f"--keyfile={env['SERVER_KEY']}",
+        "granian",
+        "config.wsgi:application",
+        "--interface=wsgi",
+        "--no-ws",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        f"--ssl-certificate={env['SERVER_CERT']}",
+        f"--ssl-keyfile={env['SERVER_KEY']}",
         "--workers=2",
-        "--worker-class=gthread",
-        "--threads=4",
-        "--no-control-socket",
+        "--blocking-threads=4",
+        "--workers-kill-timeout=5",
     ]
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -144,7 +145,7 @@ def _wait_until_serving(port: int, ca_file: str, process: subprocess.Popen, log:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+            pytest.fail(f"instance {port} exited with {process.returncode}:\n{log.read_text()}")
         try:
             # Any HTTP answer means a worker is up (404 here: not the public Host).
             requests.get(f"https://localhost:{port}/", verify=ca_file, timeout=2)
@@ -152,7 +153,7 @@ def _wait_until_serving(port: int, ca_file: str, process: subprocess.Popen, log:
         except requests.ConnectionError:
             time.sleep(0.2)
     pytest.fail(
-        f"gunicorn on {port} did not answer in {START_TIMEOUT_SECONDS}s:\n{log.read_text()}"
+        f"instance on {port} did not answer in {START_TIMEOUT_SECONDS}s:\n{log.read_text()}"
     )
 
 
