@@ -2,7 +2,7 @@
 
 Built through the ORM, these queries were compiled anew on each request: that compilation
 was about half of a refresh's CPU and a third of userinfo's (bench/inprocess.py). Here each
-statement is built once per database connection from the models' own table and column
+statement is built once per database from the models' own table and column
 names, so it stays right for SQLite and PostgreSQL alike. Rows become ordinary model
 instances through the converters the ORM itself applies (datetimes and booleans on
 SQLite), so code downstream sees the same objects the ORM would have given it.
@@ -11,7 +11,6 @@ SQLite), so code downstream sees the same objects the ORM would have given it.
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -27,6 +26,19 @@ from apps.idp.models import Grant, IssuedToken
 ROTATED_COLUMNS = ("access_token", "refresh_token", "expires_at", "_scope", "_id_token")
 
 Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
+
+
+def _unbound(converter: Converter, connection: BaseDatabaseWrapper) -> Converter:
+    """The converter, made to use the connection it is called with rather than `connection`.
+
+    The backend's converters are methods of one connection's `ops`. Kept as they are in a
+    cache that every thread shares, they would keep the first thread's connection alive
+    after its thread ended (granian retires idle threads), and lend it to the others.
+    """
+    if getattr(converter, "__self__", None) is connection.ops:
+        method = converter.__func__
+        return lambda value, expression, current: method(current.ops, value, expression, current)
+    return converter
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,7 @@ class Columns:
             column = field.get_col(alias)
             # What SQLCompiler.get_converters gathers: the backend's, then the field's own.
             found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-            converters.append((column, tuple(found)))
+            converters.append((column, tuple(_unbound(convert, connection) for convert in found)))
         return cls(model, alias, fields, tuple(converters))
 
     def select_list(self, connection: BaseDatabaseWrapper) -> str:
@@ -83,7 +95,7 @@ def _column(model: type[Model], name: str, connection: BaseDatabaseWrapper) -> s
 
 @dataclass(frozen=True)
 class Statements:
-    """The hot-path statements for one database connection, with the columns they read."""
+    """The hot-path statements for one database, with the columns they read."""
 
     refresh_lookup: str
     refresh_columns: tuple[Columns, ...]  # token, client, grant, user
@@ -93,8 +105,18 @@ class Statements:
     touch_grant: str
 
 
-@lru_cache(maxsize=64)  # one per connection: a thread each under gthread
+_built: dict[tuple[str, str], Statements] = {}
+
+
 def statements(connection: BaseDatabaseWrapper) -> Statements:
+    """The statements for this connection's database, built on first use."""
+    key = (connection.alias, connection.vendor)
+    if key not in _built:
+        _built[key] = _build(connection)  # threads racing here build the same statements
+    return _built[key]
+
+
+def _build(connection: BaseDatabaseWrapper) -> Statements:
     user_model = get_user_model()
     t, c, g, u = (
         Columns.of(connection, Token, "t"),

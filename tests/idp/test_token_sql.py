@@ -1,6 +1,9 @@
 """apps/idp/token_sql.py: its rows are the rows the ORM would have given, on every database."""
 
 import datetime
+import gc
+import threading
+import weakref
 
 import pytest
 from django.db import connections
@@ -90,3 +93,26 @@ def test_statements_lock_the_token_row_where_the_database_can(db):
     lookup = token_sql.statements(connection).refresh_lookup
     assert lookup.endswith(" FOR UPDATE OF t") == (connection.vendor == "postgresql")
     assert Grant._meta.db_table in lookup
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statements_do_not_keep_a_finished_threads_connection(issued):
+    """Server threads come and go (granian retires idle ones); their connections must too."""
+    token_sql._built.clear()  # built afresh below, by the short-lived thread
+    seen = {}
+
+    def serve_one_request() -> None:
+        seen["connection"] = weakref.ref(connections["default"])
+        seen["token"] = token_sql.token_for_userinfo(issued.access_token)
+        connections["default"].close()
+
+    thread = threading.Thread(target=serve_one_request)
+    thread.start()
+    thread.join()
+    del seen["token"]  # the instances name the connection's alias only, not the connection
+    gc.collect()
+
+    assert seen["connection"]() is None
+    # The statements it built serve the other threads, converting with their own connection.
+    token = token_sql.token_for_userinfo(issued.access_token)
+    assert token.expires_at == issued.expires_at and token.expires_at.tzinfo is not None
