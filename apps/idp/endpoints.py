@@ -171,9 +171,10 @@ def authenticate_client(request: HttpRequest, known: OIDCClient | None = None) -
 
 
 def sign_id_token(claims: dict[str, Any], oidc_client: OIDCClient) -> str:
-    """RS256 with the per-process parsed key (keys.py); HS256 as the library does."""
-    if oidc_client.jwt_alg == "RS256":
-        return keys.sign_rs256(claims)
+    """RS256 or ES256, as the client's jwt_alg says, with the per-process parsed keys
+    (keys.py); HS256 as the library does."""
+    if oidc_client.jwt_alg in keys.ALGORITHMS:
+        return keys.sign(claims, oidc_client.jwt_alg)
     return encode_id_token(claims, oidc_client)
 
 
