@@ -86,6 +86,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--no-ceiling", action="store_true", help="skip the trivial responder")
     parser.add_argument(
+        "--id-token-alg",
+        choices=["RS256", "ES256"],
+        default="RS256",
+        help="the bench client's jwt_alg: how its ID tokens are signed (default: %(default)s)",
+    )
+    parser.add_argument(
         "--profile",
         metavar="SCENARIO@C",
         help="py-spy the workers during one measured window, e.g. refresh@32 (make bench deps)",
@@ -138,7 +144,7 @@ def sample_cpu(master_pid: int) -> CpuSample:
 # --- the server -----------------------------------------------------------------------------
 
 
-def prepare_database() -> str:
+def prepare_database(id_token_alg: str) -> str:
     import django
 
     if os.environ["DATABASE_URL"].startswith("sqlite:"):
@@ -154,7 +160,7 @@ def prepare_database() -> str:
 
     call_command("migrate", interactive=False, verbosity=0)
     services.ensure_signing_key()
-    services.seed_public_client(CLIENT_ID, redirect_uri=REDIRECT_URI)
+    services.seed_public_client(CLIENT_ID, redirect_uri=REDIRECT_URI, jwt_alg=id_token_alg)
     user, _ = get_user_model().objects.get_or_create(
         username=USERNAME, defaults={"email": "bench@example.com", "first_name": "Bench"}
     )
@@ -424,7 +430,7 @@ def main() -> None:
     if not shutil.which("node"):
         sys.exit("The load generator needs Node.js (node 18 or newer) on PATH.")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    database = prepare_database()
+    database = prepare_database(args.id_token_alg)
     from django.conf import settings
 
     concurrencies = [int(c) for c in args.concurrency.split(",")]
@@ -468,6 +474,7 @@ def main() -> None:
             "threads": args.threads,
             "conn_max_age": settings.DATABASES["default"]["CONN_MAX_AGE"],
             "experiments": args.experiment,
+            "id_token_alg": args.id_token_alg,
         },
         "duration_seconds": args.duration,
         "warmup_seconds": args.warmup,

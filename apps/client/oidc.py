@@ -18,10 +18,13 @@ import requests
 
 TIMEOUT_SECONDS = 10
 DEFAULT_LEEWAY_SECONDS = 60  # clock skew tolerated on exp and iat (OIDC Core §3.1.3.7)
-# RS256 only: a public client has no secret, so an HMAC-signed ID token (HS256) would be
-# signed with a key anyone can know, and "none" is not signed at all.
-DEFAULT_ALGORITHMS = ("RS256",)
+# Public-key signatures only: a public client has no secret, so an HMAC-signed ID token
+# (HS256) would be signed with a key anyone can know, and "none" is not signed at all.
+DEFAULT_ALGORITHMS = ("RS256", "ES256")
 SHA256_ALGORITHMS = {"RS256", "PS256", "ES256"}  # at_hash uses the alg's hash (§3.1.3.8)
+# The JWK a signature of each alg needs: its kty, and for EC its curve (RFC 7518 §3.3, §3.4).
+# A key of another type is never tried, whatever its kid: no key confusion across algs.
+KEY_TYPES = {"RS256": ("RSA", None), "ES256": ("EC", "P-256")}
 
 # RFC 6749 Appendix A.11: a code is one or more VSCHAR. Reasonable codes are far shorter
 # than this, and have no spaces; anything else pasted is treated as a mistake.
@@ -496,17 +499,35 @@ def fetch_jwks(http: requests.Session, provider: Provider) -> dict[str, Any]:
     return jwks
 
 
+def _fits(key: dict[str, Any], alg: str) -> bool:
+    """Whether a JWK can check an `alg` signature: its kty (and crv), and its alg if it says."""
+    kty, crv = KEY_TYPES.get(alg, (None, None))
+    return (
+        kty is not None
+        and key.get("kty") == kty
+        and (crv is None or key.get("crv") == crv)
+        and key.get("alg", alg) == alg
+    )
+
+
 def _pick_key(jwks: dict[str, Any], *, kid: str | None, alg: str) -> dict[str, Any]:
-    candidates = [
+    named = [
         key
         for key in jwks.get("keys", [])
         if isinstance(key, dict)
         and key.get("use", "sig") == "sig"
-        and key.get("alg", alg) == alg
         and (kid is None or key.get("kid") == kid)
     ]
+    candidates = [key for key in named if _fits(key, alg)]
     if kid is None and len(candidates) > 1:
         raise IDTokenError("kid", "the token names no key and the JWKS holds several")
+    if not candidates and kid is not None and named:
+        kind = " ".join(str(named[0][name]) for name in ("kty", "crv", "alg") if name in named[0])
+        raise IDTokenError(
+            "alg",
+            f"the token says {alg}, but its key {printable(kid)!r} is not for {alg} "
+            f"({printable(kind or 'no kty')})",
+        )
     if not candidates:
         raise UnknownKeyError("kid", f"no {alg} signing key with kid {kid!r} in the JWKS")
     return candidates[0]
@@ -531,7 +552,7 @@ def verify_signature(
                 "alg",
                 "the ID token is signed with HS256, an HMAC keyed with the client secret; a "
                 "public client has none, so anyone could have forged this token. Refusing it: "
-                "set the client's JWT algorithm to RS256 at the IdP",
+                "set the client's JWT algorithm to RS256 or ES256 at the IdP",
             )
         if str(alg).lower() == "none":
             raise IDTokenError("alg", "the ID token is not signed (alg none)")

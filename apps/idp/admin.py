@@ -1,19 +1,45 @@
-"""The library's client admin, refusing HS256 for public clients."""
+"""The library's client admin, offering ES256 and refusing HS256 for public clients."""
 
+from django import forms
 from django.contrib import admin
 from oidc_provider.admin import ClientAdmin, ClientForm
 from oidc_provider.models import Client as OIDCClient
 
 from apps.idp import services
 
+JWT_ALG_CHOICES = [
+    ("RS256", "RS256"),
+    ("ES256", "ES256 (cheaper signatures, for RPs that verify ES256)"),
+    ("HS256", "HS256 (confidential clients only)"),
+]
+
 
 class PublicClientSafeForm(ClientForm):
+    # The library's model lists HS256 and RS256 only. Declared here and excluded from the
+    # model form, the field is checked against these choices and not the model's (Django
+    # skips model validation of such fields); clean() puts the value on the instance.
+    jwt_alg = forms.ChoiceField(
+        choices=JWT_ALG_CHOICES,
+        label="JWT Algorithm",
+        help_text="Algorithm used to sign ID Tokens (id_token_signed_response_alg).",
+    )
+
+    class Meta(ClientForm.Meta):
+        exclude = ["jwt_alg"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("jwt_alg", self.instance.jwt_alg)  # RS256 for a new client
+
     def clean(self):
         cleaned = super().clean()
+        jwt_alg = cleaned.get("jwt_alg", "")
         try:
-            services.refuse_weak_signing(cleaned.get("client_type", ""), cleaned.get("jwt_alg", ""))
+            services.refuse_weak_signing(cleaned.get("client_type", ""), jwt_alg)
         except services.SeedError as exc:
             self.add_error("jwt_alg", str(exc))
+        if jwt_alg:  # the library's form lets it be empty: the client keeps its value
+            self.instance.jwt_alg = jwt_alg
         return cleaned
 
 

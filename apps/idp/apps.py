@@ -1,17 +1,24 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+# The migration that creates apps.idp.models.ECKey: the ES256 key is made once it has run.
+ES256_KEY_MIGRATION = ("idp", "0002_eckey")
 
-def create_first_signing_key(plan=None, **kwargs) -> None:
-    """When migrate creates django-oidc-provider's tables, give the IdP its RS256 key.
+
+def create_first_signing_keys(plan=None, **kwargs) -> None:
+    """When migrate creates the key tables, give the IdP its RS256 and ES256 keys.
 
     The seed's steps (migrate, createsuperuser, runserver) never run `creatersakey`, and
-    without a key every token request from an RS256 client would fail.
+    without a key every token request from an RS256 (or ES256) client would fail. A database
+    migrated before ES256 existed gets its ES256 key when the ECKey table is added.
     """
     from apps.idp import services  # models are not importable before apps are ready
 
-    if any(m.app_label == "oidc_provider" and not backwards for m, backwards in plan or ()):
-        services.ensure_signing_key()
+    applied = [(m.app_label, m.name) for m, backwards in plan or () if not backwards]
+    if any(app_label == "oidc_provider" for app_label, _ in applied):
+        services.ensure_rsa_key()
+    if ES256_KEY_MIGRATION in applied:
+        services.ensure_es256_key()
 
 
 class IdpConfig(AppConfig):
@@ -20,4 +27,4 @@ class IdpConfig(AppConfig):
     verbose_name = "Identity provider"
 
     def ready(self) -> None:
-        post_migrate.connect(create_first_signing_key, sender=self)
+        post_migrate.connect(create_first_signing_keys, sender=self)

@@ -22,12 +22,7 @@ from oidc_provider.lib.claims import StandardScopeClaims
 from oidc_provider.lib.endpoints.authorize import AuthorizeEndpoint
 from oidc_provider.lib.errors import AuthorizeError, TokenError
 from oidc_provider.lib.utils.oauth2 import extract_client_auth
-from oidc_provider.lib.utils.token import (
-    create_id_token,
-    create_token,
-    encode_id_token,
-    get_client_alg_keys,
-)
+from oidc_provider.lib.utils.token import create_id_token, create_token, encode_id_token
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token
 from oidc_provider.settings import get as library_setting
@@ -171,9 +166,10 @@ def authenticate_client(request: HttpRequest, known: OIDCClient | None = None) -
 
 
 def sign_id_token(claims: dict[str, Any], oidc_client: OIDCClient) -> str:
-    """RS256 with the per-process parsed key (keys.py); HS256 as the library does."""
-    if oidc_client.jwt_alg == "RS256":
-        return keys.sign_rs256(claims)
+    """RS256 or ES256, as the client's jwt_alg says, with the per-process parsed keys
+    (keys.py); HS256 as the library does."""
+    if oidc_client.jwt_alg in keys.ALGORITHMS:
+        return keys.sign(claims, oidc_client.jwt_alg)
     return encode_id_token(claims, oidc_client)
 
 
@@ -553,6 +549,22 @@ class InvalidHint(ValueError):
     """An id_token_hint that is malformed, not ours, or signed with a key we do not hold."""
 
 
+def _verification_keys(oidc_client: OIDCClient) -> list[tuple[str | None, Any]]:
+    """(kid, key) pairs that may have signed this client's ID tokens, for its jwt_alg.
+
+    RS256 and ES256: the public halves of our keys. HS256: the client secret, as the library
+    signs. Any other value in the column: none, so no hint of that client verifies.
+    """
+    if oidc_client.jwt_alg in keys.ALGORITHMS:
+        return [
+            (key.kid, key.private_key.public_key())
+            for key in keys.signing_keys(oidc_client.jwt_alg)
+        ]
+    if oidc_client.jwt_alg == "HS256":
+        return [(None, oidc_client.client_secret)]
+    return []
+
+
 def verify_id_token_hint(hint: str, issuer: str) -> tuple[OIDCClient, dict[str, Any]]:
     """Verify the hint's signature and issuer; expiry is not checked (RP-Initiated Logout §2).
 
@@ -570,16 +582,17 @@ def verify_id_token_hint(hint: str, issuer: str) -> tuple[OIDCClient, dict[str, 
     oidc_client = OIDCClient.objects.filter(client_id=client_id).first()
     if oidc_client is None or signs_with_empty_key(oidc_client):
         raise InvalidHint("unknown client")
-    if header.get("alg") != oidc_client.jwt_alg:
+    alg = oidc_client.jwt_alg
+    if header.get("alg") != alg:
         raise InvalidHint("unexpected algorithm")
-    for key in get_client_alg_keys(oidc_client):
-        if "kid" in key and header.get("kid") not in (None, key["kid"]):
+    for kid, key in _verification_keys(oidc_client):
+        if kid is not None and header.get("kid") not in (None, kid):
             continue
         try:
             claims = jwt.decode(
                 hint,
-                key=key.get("public_key", key["key"]),
-                algorithms=[key["algorithm"]],
+                key=key,
+                algorithms=[alg],
                 audience=client_id,
                 issuer=issuer,
                 options={"verify_exp": False, "require": ["iss", "aud", "sub"]},

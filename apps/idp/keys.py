@@ -1,15 +1,17 @@
 """The IdP's signing keys, parsed once per process, and the JWKS built from them.
 
-Parsing a PEM private key and deriving its public numbers costs far more than reading the
-row, so parsed keys are kept per process, keyed by a fingerprint of the rows. The RSAKey
-table itself is re-read at most every `OIDC_SIGNING_KEYS_TTL_SECONDS`: reading it on every
-signature was one more SQL statement per refresh. A key saved or deleted through the ORM in
-this process is seen at once (signals drop the cache); one added or removed on another
-instance is seen here within the TTL. Rotate keys the usual way, so that no instance signs
+Two tables hold them: the library's RSAKey (RS256) and our ECKey (ES256, P-256). Parsing a
+PEM private key and deriving its public numbers costs far more than reading the rows, so
+parsed keys are kept per process, keyed by a fingerprint of the rows. The tables themselves
+are re-read at most every `OIDC_SIGNING_KEYS_TTL_SECONDS`: reading them on every signature
+was one more SQL statement per refresh. A key saved or deleted through the ORM in this
+process is seen at once (signals drop the cache); one added or removed on another instance
+is seen here within the TTL. Rotate keys the usual way, so that no instance signs
 with a key no longer published: add the new key, let the TTL pass, then delete the old one.
 """
 
 import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -17,38 +19,47 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from oidc_provider.models import RSAKey
 
+from apps.idp.models import ECKey
+
+ALGORITHMS = ("RS256", "ES256")  # the asymmetric ID token algorithms; RS256 is the default
+P256_COORDINATE_BYTES = 32
+
 
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
-    private_key: rsa.RSAPrivateKey
+    alg: str
+    private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     public_jwk: dict[str, str]
 
 
 @dataclass(frozen=True)
 class _KeySet:
     fingerprint: str
-    keys: tuple[SigningKey, ...]
+    by_alg: dict[str, tuple[SigningKey, ...]]  # every alg of ALGORITHMS, oldest key first
     jwks: dict[str, Any]
-    read_at: float  # time.monotonic() of the table read
+    read_at: float  # time.monotonic() of the tables' read
 
 
 _lock = threading.Lock()
 _cached: _KeySet | None = None
 
 
-def _parse(pem: str) -> SigningKey:
+def _parse_rsa(pem: str) -> SigningKey:
     private_key = serialization.load_pem_private_key(pem.encode("utf-8"), password=None)
+    if not isinstance(private_key, rsa.RSAPrivateKey):
+        raise ValueError("an RSAKey row holds no RSA key")
     numbers = private_key.public_key().public_numbers()
     kid = hashlib.md5(pem.encode("utf-8")).hexdigest()  # noqa: S324 (the library's kid: same value)
     return SigningKey(
         kid=kid,
+        alg="RS256",
         private_key=private_key,
         public_jwk={
             "kty": "RSA",
@@ -61,14 +72,57 @@ def _parse(pem: str) -> SigningKey:
     )
 
 
-def _read_table(previous: _KeySet | None) -> _KeySet:
-    pems = list(RSAKey.objects.order_by("id").values_list("key", flat=True))
-    fingerprint = hashlib.sha256("\0".join(pems).encode("utf-8")).hexdigest()
+def _coordinate(value: int) -> str:
+    # RFC 7518 §6.2.1.2: x and y are the full 32 octets, leading zeros kept (unlike n and e).
+    return jwt.utils.base64url_encode(value.to_bytes(P256_COORDINATE_BYTES, "big")).decode("ascii")
+
+
+def _parse_ec(pem: str) -> SigningKey:
+    private_key = serialization.load_pem_private_key(pem.encode("utf-8"), password=None)
+    if not (
+        isinstance(private_key, ec.EllipticCurvePrivateKey)
+        and isinstance(private_key.curve, ec.SECP256R1)
+    ):
+        raise ValueError("an ECKey row holds no P-256 key (ES256 signs with P-256 only)")
+    numbers = private_key.public_key().public_numbers()
+    required = {
+        "crv": "P-256",
+        "kty": "EC",
+        "x": _coordinate(numbers.x),
+        "y": _coordinate(numbers.y),
+    }
+    # The kid is the key's RFC 7638 thumbprint: its required members, sorted, no whitespace.
+    canonical = json.dumps(required, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    kid = jwt.utils.base64url_encode(hashlib.sha256(canonical).digest()).decode("ascii")
+    return SigningKey(
+        kid=kid,
+        alg="ES256",
+        private_key=private_key,
+        public_jwk={**required, "alg": "ES256", "use": "sig", "kid": kid},
+    )
+
+
+_PARSERS = {"RS256": _parse_rsa, "ES256": _parse_ec}
+
+
+def _parse(pem: str, alg: str) -> SigningKey:
+    return _PARSERS[alg](pem)
+
+
+def _read_tables(previous: _KeySet | None) -> _KeySet:
+    rsa_pems = list(RSAKey.objects.order_by("id").values_list("key", flat=True))
+    ec_pems = list(ECKey.objects.order_by("id").values_list("key", flat=True))
+    rows = "\0".join(rsa_pems) + "\1" + "\0".join(ec_pems)
+    fingerprint = hashlib.sha256(rows.encode("utf-8")).hexdigest()
     now = time.monotonic()
     if previous is not None and previous.fingerprint == fingerprint:
-        return _KeySet(fingerprint, previous.keys, previous.jwks, now)
-    keys = tuple(_parse(pem) for pem in pems)
-    return _KeySet(fingerprint, keys, {"keys": [key.public_jwk for key in keys]}, now)
+        return _KeySet(fingerprint, previous.by_alg, previous.jwks, now)
+    by_alg = {
+        "RS256": tuple(_parse(pem, "RS256") for pem in rsa_pems),
+        "ES256": tuple(_parse(pem, "ES256") for pem in ec_pems),
+    }
+    published = [key.public_jwk for alg in ALGORITHMS for key in by_alg[alg]]
+    return _KeySet(fingerprint, by_alg, {"keys": published}, now)
 
 
 def _load() -> _KeySet:
@@ -77,7 +131,7 @@ def _load() -> _KeySet:
     ttl = settings.OIDC_SIGNING_KEYS_TTL_SECONDS
     if cached is not None and time.monotonic() - cached.read_at < ttl:
         return cached
-    fresh = _read_table(cached)
+    fresh = _read_tables(cached)
     with _lock:
         _cached = fresh
     return fresh
@@ -85,16 +139,18 @@ def _load() -> _KeySet:
 
 @receiver(post_save, sender=RSAKey)
 @receiver(post_delete, sender=RSAKey)
+@receiver(post_save, sender=ECKey)
+@receiver(post_delete, sender=ECKey)
 def forget_keys(**kwargs: Any) -> None:
-    """Re-read the table on the next call (keys changed in this process, or tests)."""
+    """Re-read the tables on the next call (keys changed in this process, or tests)."""
     global _cached
     with _lock:
         _cached = None
 
 
-def signing_keys() -> tuple[SigningKey, ...]:
-    """The RSA keys, oldest first (the library signs with the first); empty if none exist."""
-    return _load().keys
+def signing_keys(alg: str = "RS256") -> tuple[SigningKey, ...]:
+    """The keys for `alg` (RS256 or ES256), oldest first (the first signs); empty if none."""
+    return _load().by_alg[alg]
 
 
 def jwks() -> dict[str, Any]:
@@ -103,16 +159,16 @@ def jwks() -> dict[str, Any]:
 
 
 class NoSigningKey(LookupError):
-    """The RSAKey table is empty: `manage.py creatersakey` (or prepare_demo) makes one."""
+    """No key for the algorithm: `manage.py migrate` (or prepare_demo) makes one of each."""
 
 
-def sign_rs256(claims: dict[str, Any]) -> str:
-    """An RS256 JWS of `claims` with the oldest key, as the library's encode_id_token makes.
+def sign(claims: dict[str, Any], alg: str) -> str:
+    """A JWS of `claims` with the oldest key for `alg` (RS256 or ES256), its kid in the header.
 
-    The parsed key object goes to PyJWT as is: no PEM round trip per signature.
-    Raises NoSigningKey.
+    RS256 as the library's encode_id_token makes it. The parsed key object goes to PyJWT as
+    is: no PEM round trip per signature. Raises NoSigningKey.
     """
-    keys = signing_keys()
+    keys = signing_keys(alg)
     if not keys:
-        raise NoSigningKey("no RSA signing key")
-    return jwt.encode(claims, keys[0].private_key, algorithm="RS256", headers={"kid": keys[0].kid})
+        raise NoSigningKey(f"no {alg} signing key")
+    return jwt.encode(claims, keys[0].private_key, algorithm=alg, headers={"kid": keys[0].kid})

@@ -1,4 +1,4 @@
-"""What the IdP remembers beside django-oidc-provider's own tables: one row per grant.
+"""What the IdP remembers beside django-oidc-provider's own tables: grants and ES256 keys.
 
 A grant is one authorization: the code, then the tokens issued from it and rotated from
 each other (a refresh token family). Every refresh token of a grant starts with the
@@ -39,3 +39,19 @@ class IssuedToken(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.token_id} of grant {self.grant_id}"
+
+
+class ECKey(models.Model):
+    """An ECDSA P-256 private key (PEM) that signs ES256 ID tokens.
+
+    The library's RSAKey holds the RS256 keys and its JWKS knows no other kind; apps/idp/keys.py
+    parses both tables and publishes both. The oldest row signs, as with RSAKey.
+    """
+
+    key = models.TextField(help_text="PEM private key on the P-256 curve.")
+
+    class Meta:
+        verbose_name = "EC key"
+
+    def __str__(self) -> str:
+        return f"EC key {self.pk}"

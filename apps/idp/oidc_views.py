@@ -162,7 +162,7 @@ class IntrospectionView(library.TokenIntrospectionView):
 
 @require_GET
 def jwks(request: HttpRequest) -> HttpResponse:
-    """The library's JWKS, from keys parsed once per process instead of on every request."""
+    """The library's JWKS plus our ES256 key, from keys parsed once per process."""
     response = JsonResponse(keys.jwks())
     response["Access-Control-Allow-Origin"] = "*"  # as the library: public keys, any origin
     return response
@@ -206,13 +206,14 @@ class ProviderInfoView(library.ProviderInfoView):
 
 
 def signing_algorithms() -> list[str]:
-    """RS256 always; HS256 only while a client could get it (confidential, with a secret)."""
+    """RS256 and ES256 always (the JWKS holds a key for each, a client's jwt_alg picks one);
+    HS256 only while a client could get it (confidential, with a secret)."""
     hs256_in_use = (
         library.Client.objects.filter(jwt_alg="HS256", client_type="confidential")
         .exclude(client_secret="")
         .exists()
     )
-    return ["RS256", "HS256"] if hs256_in_use else ["RS256"]
+    return [*keys.ALGORITHMS, "HS256"] if hs256_in_use else list(keys.ALGORITHMS)
 
 
 @method_decorator(never_cache, name="dispatch")

@@ -4,14 +4,19 @@ import secrets
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import ResponseType, RSAKey
 
+from apps.idp.models import ECKey
+
 SEED_CLIENT_NAME = "PKCE command-line client"
 SEED_SCOPES = ("openid", "profile", "email", "offline_access")
+# What a client's `jwt_alg` (OIDC Dynamic Registration's id_token_signed_response_alg) may
+# be here. The library's model lists HS256 and RS256 only, and only its forms enforce that.
+ID_TOKEN_ALGORITHMS = ("RS256", "ES256", "HS256")
 
 HS256_FOR_PUBLIC_CLIENT = (
     "HS256 signs ID tokens with the client secret, and a public client has none: the "
@@ -55,6 +60,8 @@ def seed_public_client(
     jwt_alg: str = "RS256",
 ) -> OIDCClient:
     """Create or update the seed's public client: code flow, consent asked every time."""
+    if jwt_alg not in ID_TOKEN_ALGORITHMS:
+        raise SeedError(f"unknown ID token algorithm {jwt_alg!r}: use RS256 or ES256")
     refuse_weak_signing("public", jwt_alg)
     oidc_client, _ = OIDCClient.objects.update_or_create(
         client_id=client_id,
@@ -74,6 +81,16 @@ def seed_public_client(
 
 
 def ensure_signing_key() -> RSAKey:
+    """Make sure both signing keys exist; return the oldest RSA one (RS256, the default).
+
+    The ES256 key is made even if no client uses it yet: the JWKS publishes both, so a client
+    switched to ES256 finds its key there at once.
+    """
+    ensure_es256_key()
+    return ensure_rsa_key()
+
+
+def ensure_rsa_key() -> RSAKey:
     """Return the oldest RSA signing key, creating one (like `creatersakey`) if none exists."""
     existing = RSAKey.objects.order_by("id").first()
     if existing:
@@ -85,6 +102,20 @@ def ensure_signing_key() -> RSAKey:
         serialization.NoEncryption(),
     )
     return RSAKey.objects.create(key=pem.decode("ascii"))
+
+
+def ensure_es256_key() -> ECKey:
+    """Return the oldest ECDSA P-256 signing key (ES256), creating one if none exists."""
+    existing = ECKey.objects.order_by("id").first()
+    if existing:
+        return existing
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return ECKey.objects.create(key=pem.decode("ascii"))
 
 
 @dataclass(frozen=True)

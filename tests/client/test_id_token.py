@@ -5,7 +5,7 @@ import hashlib
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from apps.client import oidc
 from tests.client.stubs import StubHTTP, response
@@ -126,6 +126,85 @@ def test_a_fresh_jwks_is_not_fetched_twice_for_one_token(key):
     assert http.count("GET", PROVIDER.jwks_uri) == 1
 
 
+# --- ES256, and keys that do not fit the token's alg
+
+
+@pytest.fixture(scope="module")
+def ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def ec_jwk(private_key: ec.EllipticCurvePrivateKey, kid: str) -> dict:
+    public = jwt.algorithms.ECAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
+    return {**public, "kid": kid, "alg": "ES256", "use": "sig"}
+
+
+def test_an_es256_token_signed_by_the_jwks_ec_key_verifies(key, ec_key):
+    jwks = {"keys": [jwk(key, "rsa-1"), ec_jwk(ec_key, "ec-1")]}
+    verified = oidc.verify_signature(sign(CLAIMS, ec_key, kid="ec-1", alg="ES256"), jwks)
+    assert verified.claims == CLAIMS
+    assert (verified.alg, verified.kid) == ("ES256", "ec-1")
+
+
+def test_an_es256_token_signed_by_another_ec_key_fails(ec_key):
+    token = sign(CLAIMS, ec.generate_private_key(ec.SECP256R1()), kid="ec-1", alg="ES256")
+    with pytest.raises(oidc.IDTokenError, match="signature check failed"):
+        oidc.verify_signature(token, {"keys": [ec_jwk(ec_key, "ec-1")]})
+
+
+def test_a_token_without_kid_uses_the_only_key_of_its_type(key, ec_key):
+    jwks = {"keys": [jwk(key, "rsa-1"), ec_jwk(ec_key, "ec-1")]}
+    assert oidc.verify_signature(sign(CLAIMS, ec_key, kid=None, alg="ES256"), jwks).kid is None
+    assert oidc.verify_signature(sign(CLAIMS, key, kid=None), jwks).claims == CLAIMS
+
+
+def without_alg(key: dict) -> dict:
+    return {name: value for name, value in key.items() if name != "alg"}
+
+
+@pytest.mark.parametrize(
+    ("alg", "make_jwk"),
+    [
+        ("ES256", lambda rsa_key, ec_key: jwk(rsa_key, "k")),
+        ("ES256", lambda rsa_key, ec_key: without_alg(jwk(rsa_key, "k"))),
+        ("RS256", lambda rsa_key, ec_key: ec_jwk(ec_key, "k")),
+        ("RS256", lambda rsa_key, ec_key: without_alg(ec_jwk(ec_key, "k"))),
+        ("ES256", lambda rsa_key, ec_key: {**ec_jwk(ec_key, "k"), "crv": "P-384"}),
+        ("ES256", lambda rsa_key, ec_key: {**ec_jwk(ec_key, "k"), "alg": "ES384"}),
+    ],
+    ids=[
+        "ES256 token, RSA key",
+        "ES256 token, RSA key without alg",
+        "RS256 token, EC key",
+        "RS256 token, EC key without alg",
+        "ES256 token, P-384 key",
+        "ES256 token, key for ES384",
+    ],
+)
+def test_a_key_whose_type_does_not_fit_the_tokens_alg_is_refused(key, ec_key, alg, make_jwk):
+    signer = ec_key if alg == "ES256" else key
+    token = sign(CLAIMS, signer, kid="k", alg=alg)
+    with pytest.raises(oidc.IDTokenError, match=f"alg check failed: the token says {alg}"):
+        oidc.verify_signature(token, {"keys": [make_jwk(key, ec_key)]})
+
+
+def test_a_mismatched_key_is_not_a_reason_to_fetch_the_jwks_again(key, ec_key):
+    http = StubHTTP({("GET", PROVIDER.jwks_uri): response(200, {"keys": [jwk(key, "k")]})})
+    keys = oidc.SigningKeys(http, PROVIDER)
+    keys.verify(sign(CLAIMS, key, kid="k"))
+    with pytest.raises(oidc.IDTokenError, match="alg check failed"):
+        keys.verify(sign(CLAIMS, ec_key, kid="k", alg="ES256"))
+    assert http.count("GET", PROVIDER.jwks_uri) == 1
+
+
+@pytest.mark.parametrize("alg", ["HS256", "none", "ES384", "PS256", "RS512"])
+def test_only_rs256_and_es256_are_accepted_by_default(alg):
+    header = base64.urlsafe_b64encode(f'{{"alg":"{alg}","kid":"k"}}'.encode()).rstrip(b"=")
+    with pytest.raises(oidc.IDTokenError) as raised:
+        oidc.verify_signature(f"{header.decode()}.e30.c2ln", {"keys": []})
+    assert raised.value.check == "alg"
+
+
 # --- claims (OIDC Core §3.1.3.7), with the clock passed in
 
 
@@ -191,3 +270,4 @@ def test_at_hash_binds_the_access_token():
     oidc.check_at_hash({}, access_token="access-1", alg="RS256")  # optional in the code flow
     with pytest.raises(oidc.IDTokenError, match="at_hash check failed"):
         oidc.check_at_hash({"at_hash": at_hash}, access_token="access-2", alg="RS256")
+    oidc.check_at_hash({"at_hash": at_hash}, access_token="access-1", alg="ES256")  # SHA-256 too

@@ -53,3 +53,31 @@ def test_admin_allows_hs256_for_a_confidential_client(admin_client_https):
     )
     assert response.status_code == 302
     assert OIDCClient.objects.get().client_secret  # it has a key to sign with
+
+
+def test_admin_saves_a_public_client_with_es256(admin_client_https):
+    response = admin_client_https.post(
+        "/admin/oidc_provider/client/add/", client_form(jwt_alg="ES256")
+    )
+    assert response.status_code == 302
+    oidc_client = OIDCClient.objects.get()
+    assert oidc_client.jwt_alg == "ES256"
+    page = admin_client_https.get(f"/admin/oidc_provider/client/{oidc_client.pk}/change/")
+    assert page.context["adminform"].form["jwt_alg"].value() == "ES256"  # shown as saved
+    change = client_form(jwt_alg="RS256", client_id=oidc_client.client_id)
+    response = admin_client_https.post(
+        f"/admin/oidc_provider/client/{oidc_client.pk}/change/", change
+    )
+    assert response.status_code == 302
+    assert OIDCClient.objects.get().jwt_alg == "RS256"  # and back
+
+
+def test_admin_refuses_an_unknown_algorithm(admin_client_https):
+    response = admin_client_https.post(
+        "/admin/oidc_provider/client/add/", client_form(jwt_alg="ES512")
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["jwt_alg"] == [
+        "Select a valid choice. ES512 is not one of the available choices."
+    ]
+    assert not OIDCClient.objects.exists()

@@ -8,6 +8,7 @@ from apps.idp import services
 from apps.idp.models import Grant
 from tests.idp.oauth import (
     CLIENT_ID,
+    IDP_HOST,
     ISSUER,
     REDIRECT_URI,
     authorize,
@@ -43,7 +44,18 @@ def test_discovery_advertises_what_public_clients_need(idp, public_client):
     assert meta["scopes_supported"] == ["openid", "profile", "email", "offline_access"]
     assert {"sub", "email", "name"} <= set(meta["claims_supported"])
     assert meta["response_types_supported"] == ["code"]
-    assert meta["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert meta["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
+
+
+def test_the_jwks_publishes_an_rs256_and_an_es256_key(idp):
+    meta = idp.get("/oidc/.well-known/openid-configuration").json()
+    published = idp.get(meta["jwks_uri"].removeprefix(f"https://{IDP_HOST}")).json()["keys"]
+    assert sorted((key["kty"], key["alg"], key["use"]) for key in published) == [
+        ("EC", "ES256", "sig"),
+        ("RSA", "RS256", "sig"),
+    ]
+    assert next(key["crv"] for key in published if key["kty"] == "EC") == "P-256"
+    assert len({key["kid"] for key in published}) == 2
 
 
 def add_confidential_hs256_client() -> OIDCClient:
@@ -61,7 +73,7 @@ def add_confidential_hs256_client() -> OIDCClient:
 def test_discovery_names_hs256_only_while_a_confidential_client_can_use_it(idp, public_client):
     add_confidential_hs256_client()
     meta = idp.get("/oidc/.well-known/openid-configuration").json()
-    assert meta["id_token_signing_alg_values_supported"] == ["RS256", "HS256"]
+    assert meta["id_token_signing_alg_values_supported"] == ["RS256", "ES256", "HS256"]
 
 
 def test_discovery_issuer_ignores_the_host_header(idp, settings):
@@ -212,6 +224,7 @@ def test_revocation_is_post_only(idp):
 def test_a_cached_discovery_document_follows_the_signing_algorithms(idp, public_client, settings):
     settings.OIDC_DISCOVERY_CACHE_ENABLE = True
     url = "/oidc/.well-known/openid-configuration"
-    assert idp.get(url).json()["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert idp.get(url).json()["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
     add_confidential_hs256_client()
-    assert idp.get(url).json()["id_token_signing_alg_values_supported"] == ["RS256", "HS256"]
+    algorithms = idp.get(url).json()["id_token_signing_alg_values_supported"]
+    assert algorithms == ["RS256", "ES256", "HS256"]

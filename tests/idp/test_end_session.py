@@ -2,7 +2,7 @@
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.test import Client
 from oidc_provider.models import RSAKey
 
@@ -14,6 +14,17 @@ AFTER_LOGOUT = "https://mysrv.local:8444/bye"
 @pytest.fixture
 def signed_in(idp, public_client, person):
     """(browser, id_token): a CSRF-checking browser signed in, and an ID token for it."""
+    return sign_in(idp, public_client, person)
+
+
+@pytest.fixture
+def es256_signed_in(idp, public_client, person):
+    """The same, for a client whose ID tokens are ES256."""
+    public_client.jwt_alg = "ES256"
+    return sign_in(idp, public_client, person)
+
+
+def sign_in(idp, public_client, person) -> tuple[Client, str]:
     public_client.post_logout_redirect_uris = [AFTER_LOGOUT]
     public_client.save()
     id_token = exchange(idp, authorize(idp, person)).json()["id_token"]
@@ -98,3 +109,32 @@ def test_an_expired_but_genuine_hint_is_accepted(signed_in):
     page = browser.get("/oidc/end-session", {"id_token_hint": hint})
     assert page.status_code == 200
     assert claims["iss"] == ISSUER
+
+
+def test_an_es256_clients_hint_is_accepted(es256_signed_in):
+    browser, id_token = es256_signed_in
+    assert jwt.get_unverified_header(id_token)["alg"] == "ES256"
+    params = {"id_token_hint": id_token, "post_logout_redirect_uri": AFTER_LOGOUT}
+    page = browser.get("/oidc/end-session", params)
+    assert page.status_code == 200
+    assert 'name="confirm"' in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "sign",
+    [
+        lambda claims, kid: jwt.encode(
+            claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": kid}
+        ),
+        lambda claims, kid: jwt.encode(
+            claims, RSAKey.objects.get().key, algorithm="RS256", headers={"kid": kid}
+        ),
+    ],
+    ids=["other EC key", "our RSA key, RS256"],
+)
+def test_an_es256_clients_hint_signed_otherwise_is_refused(es256_signed_in, sign):
+    browser, id_token = es256_signed_in
+    claims = jwt.decode(id_token, options={"verify_signature": False})
+    hint = sign(claims, jwt.get_unverified_header(id_token)["kid"])
+    assert browser.get("/oidc/end-session", {"id_token_hint": hint}).status_code == 400
+    assert is_signed_in(browser)

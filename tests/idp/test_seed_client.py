@@ -5,6 +5,8 @@ from django.core.management import CommandError, call_command
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import RSAKey
 
+from apps.idp.models import ECKey
+
 
 @pytest.fixture
 def client_id_file(settings, tmp_path):
@@ -36,6 +38,7 @@ def test_seed_client_creates_the_seeds_public_rs256_client(db, client_id_file, s
     assert oidc_client.scope == ["openid", "profile", "email", "offline_access"]
     assert "client_id: demo" in output
     assert RSAKey.objects.count() == 1
+    assert ECKey.objects.count() == 1  # published beside it, for clients that ask for ES256
 
 
 def test_seed_client_without_id_generates_one_and_reuses_it(db, client_id_file):
@@ -51,6 +54,22 @@ def test_seed_client_refuses_hs256_and_changes_nothing(db, client_id_file):
     seed("--client-id", "demo")
     with pytest.raises(CommandError, match="public client has none"):
         seed("--client-id", "demo", "--alg", "HS256")
+    assert OIDCClient.objects.get(client_id="demo").jwt_alg == "RS256"
+
+
+def test_seed_client_alg_es256_makes_an_es256_client(db, client_id_file):
+    seed("--client-id", "demo")
+    output = seed("--client-id", "demo", "--alg", "ES256")
+    assert OIDCClient.objects.get(client_id="demo").jwt_alg == "ES256"
+    assert "ready, ES256," in output
+    assert ECKey.objects.count() == 1  # the key it needs
+
+
+@pytest.mark.parametrize("alg", ["ES512", "none", "es256", ""])
+def test_seed_client_refuses_an_unknown_alg_and_changes_nothing(db, client_id_file, alg):
+    seed("--client-id", "demo")
+    with pytest.raises(CommandError, match="invalid choice"):
+        seed("--client-id", "demo", "--alg", alg)
     assert OIDCClient.objects.get(client_id="demo").jwt_alg == "RS256"
 
 

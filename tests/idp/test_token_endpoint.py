@@ -1,9 +1,12 @@
 """The token endpoint: code exchange, rotation, reuse detection, lifetimes (RFC 6749, 9700)."""
 
+import base64
 import datetime
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -12,7 +15,7 @@ from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token
 
 from apps.client import pkce
-from apps.idp import endpoints, services
+from apps.idp import endpoints, keys, services
 from apps.idp.models import Grant
 from tests.idp.oauth import (
     CLIENT_ID,
@@ -57,6 +60,37 @@ def test_code_exchange_gives_tokens_and_a_refresh_token_for_offline_access(
     assert {"access_token", "refresh_token", "id_token", "expires_in"} <= body.keys()
     assert body["scope"] == "openid profile email offline_access"
     assert answer["Cache-Control"] == "no-store"
+
+
+def verify_id_token(idp, id_token: str) -> tuple[dict, dict]:
+    """(header, claims) of an ID token checked against the published JWKS, as an RP would."""
+    header = jwt.get_unverified_header(id_token)
+    published = {key["kid"]: key for key in idp.get("/oidc/jwks").json()["keys"]}
+    key = jwt.PyJWK(published[header["kid"]], algorithm=header["alg"])
+    claims = jwt.decode(id_token, key, algorithms=[header["alg"]], audience=CLIENT_ID)
+    return header, claims
+
+
+@pytest.mark.postgres
+def test_an_es256_client_gets_es256_id_tokens_from_exchange_and_refresh(idp, person):
+    services.seed_public_client(CLIENT_ID, redirect_uri=REDIRECT_URI, jwt_alg="ES256")
+    first = exchange(idp, authorize(idp, person)).json()
+    second = refresh(idp, first["refresh_token"]).json()
+    for body in (first, second):
+        header, claims = verify_id_token(idp, body["id_token"])
+        assert (header["alg"], header["kid"]) == ("ES256", keys.signing_keys("ES256")[0].kid)
+        assert claims["sub"] == str(person.pk)
+        digest = hashlib.sha256(body["access_token"].encode()).digest()[:16]  # ES256: SHA-256
+        assert claims["at_hash"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@pytest.mark.postgres
+def test_an_rs256_client_still_gets_rs256_id_tokens(idp, public_client, person):
+    first = exchange(idp, authorize(idp, person)).json()
+    second = refresh(idp, first["refresh_token"]).json()
+    for body in (first, second):
+        header, _ = verify_id_token(idp, body["id_token"])
+        assert (header["alg"], header["kid"]) == ("RS256", keys.signing_keys("RS256")[0].kid)
 
 
 def test_no_refresh_token_without_offline_access(idp, public_client, person):

@@ -19,7 +19,7 @@ from oidc_provider.models import Token
 
 from apps.client import oidc, pkce
 from apps.client.management.commands.pkce_client import Command
-from apps.idp import certs
+from apps.idp import certs, keys
 from tests import flows
 from tests.conftest import END_USER_PASSWORD
 
@@ -208,6 +208,29 @@ def test_an_hs256_id_token_is_refused_as_forgeable(origins, seed_client, end_use
         jwt_alg="HS256", client_secret="s" * 32
     )
     with pytest.raises(CommandError, match="alg check failed: .*anyone could have forged"):
+        run_client(origins, monkeypatch, "--max-refreshes", "0")
+
+
+def test_an_es256_client_gets_and_checks_es256_id_tokens(
+    origins, seed_client, end_user, monkeypatch, quick
+):
+    type(seed_client).objects.filter(pk=seed_client.pk).update(jwt_alg="ES256")
+    out, err = run_client(origins, monkeypatch, "--interval", "0.01", "--max-refreshes", "1")
+    assert f"ID token valid: ES256 signature (kid {keys.signing_keys('ES256')[0].kid});" in out
+    assert "refresh 1: access token" in out  # the refreshed ID token passed the same checks
+    assert err == ""
+
+
+def test_an_id_token_whose_kid_names_a_key_of_another_type_is_refused(
+    origins, seed_client, end_user, monkeypatch
+):
+    # A JWKS in which the ES256 token's kid names an RSA key: never tried as an EC key.
+    type(seed_client).objects.filter(pk=seed_client.pk).update(jwt_alg="ES256")
+    es256_kid = keys.signing_keys("ES256")[0].kid
+    rsa_only = [key for key in keys.jwks()["keys"] if key["kty"] == "RSA"]
+    relabelled = {"keys": [{**rsa_only[0], "kid": es256_kid, "alg": "RS256"}]}
+    monkeypatch.setattr(oidc, "fetch_jwks", lambda http, provider: relabelled)
+    with pytest.raises(CommandError, match="alg check failed: the token says ES256, but its key"):
         run_client(origins, monkeypatch, "--max-refreshes", "0")
 
 

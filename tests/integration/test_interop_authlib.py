@@ -37,9 +37,19 @@ def rp(origins, seed_client):
 
 
 def check_id_token(
-    id_token: str, jwks: dict, *, issuer: str, client_id: str, nonce: str, access_token: str
+    id_token: str,
+    jwks: dict,
+    *,
+    issuer: str,
+    client_id: str,
+    nonce: str | None,
+    access_token: str,
+    alg: str = "RS256",
 ) -> dict:
-    decoded = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=["RS256"])
+    """The claims of an ID token signed with `alg` (the only one allowed); `nonce` None for
+    a refresh's, which has none (OIDC Core §12.2)."""
+    decoded = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=[alg])
+    assert decoded.header["alg"] == alg
     claims = CodeIDToken(
         decoded.claims,
         decoded.header,
@@ -107,3 +117,43 @@ def test_authlib_runs_the_whole_flow(origins, https, rp, end_user, seed_client):
         rp.refresh_token(meta["token_endpoint"], refresh_token=refreshed["refresh_token"])
     assert refused.value.error == "invalid_grant"
     assert rp.get(meta["userinfo_endpoint"], timeout=10).status_code == 401
+
+
+def test_authlib_verifies_es256_id_tokens_from_exchange_and_refresh(
+    origins, https, rp, end_user, seed_client
+):
+    type(seed_client).objects.filter(pk=seed_client.pk).update(jwt_alg="ES256")
+    meta = rp.get(
+        f"{origins.issuer}/.well-known/openid-configuration", withhold_token=True, timeout=10
+    ).json()
+    assert "ES256" in meta["id_token_signing_alg_values_supported"]
+    jwks = rp.get(meta["jwks_uri"], withhold_token=True, timeout=10).json()
+
+    verifier = "Authlib-interop-es256-" + "v" * 40
+    url, _ = rp.create_authorization_url(
+        meta["authorization_endpoint"], code_verifier=verifier, nonce="nonce-es256"
+    )
+    flows.log_in(https, origins.idp_url, end_user.username, END_USER_PASSWORD)
+    sent = flows.consent(https, origins.idp_url, dict(parse_qsl(urlsplit(url).query)))
+    token = rp.fetch_token(
+        meta["token_endpoint"],
+        authorization_response=f"{origins.receiver_url}?{urlencode(sent)}",
+        code_verifier=verifier,
+    )
+    expected = {"issuer": meta["issuer"], "client_id": seed_client.client_id, "alg": "ES256"}
+    first = check_id_token(
+        token["id_token"],
+        jwks,
+        nonce="nonce-es256",
+        access_token=token["access_token"],
+        **expected,
+    )
+    refreshed = rp.refresh_token(meta["token_endpoint"], refresh_token=token["refresh_token"])
+    again = check_id_token(
+        refreshed["id_token"],
+        jwks,
+        nonce=None,
+        access_token=refreshed["access_token"],
+        **expected,
+    )
+    assert again["sub"] == first["sub"]
