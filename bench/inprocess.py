@@ -1,17 +1,15 @@
 """CPU and queries per request of the token path, in one process: no TLS, no server, no load.
 
-    .venv/bin/python bench/inprocess.py [--experiment es256]
+    .venv/bin/python bench/inprocess.py [--id-token-alg ES256]
 
 Django's test client drives one grant (sign-in, consent, code + PKCE exchange); then
 Werkzeug's test client follows its refresh chain --requests times and calls userinfo as
 often through config.wsgi.application, the servers' entry point, timing the process's own
 CPU (time.process_time) in batches; the fastest batch is the figure (other work on the
 machine only adds to it), the median beside it.
-Each --experiment (bench/experiments.py) is measured in a fresh process, so figures compare.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -29,20 +27,18 @@ def _record(statements: list[str], execute, sql, *rest):
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experiment", default="")
+    parser.add_argument("--id-token-alg", choices=("RS256", "ES256"), default="RS256")
     parser.add_argument("--requests", type=int, default=400)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    os.environ["BENCH_EXPERIMENTS"] = args.experiment
     sys.path.insert(0, str(BASE_DIR / "bench"))
     sys.path.insert(0, str(BASE_DIR))
     import run  # noqa: F401 (sets the bench's environment: database, site URL, lifetimes)
 
-    run.prepare_database()
-    import experiments  # noqa: F401 (applies the patches named in BENCH_EXPERIMENTS)
+    run.prepare_database(args.id_token_alg)
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
@@ -97,7 +93,7 @@ def main() -> None:
         )
         assert answer.status_code == 200, answer.text  # noqa: S101
 
-    print(f"experiment: {args.experiment or 'none'} ({connection.vendor})")
+    print(f"ID tokens {args.id_token_alg}, {connection.vendor}")
     for name, call in (("refresh", refresh), ("userinfo", userinfo)):
         for _ in range(20):
             call()  # warm-up: imports, parsed keys, prepared caches

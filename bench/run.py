@@ -79,11 +79,6 @@ def parse_args() -> argparse.Namespace:
         help="Python threads per worker (granian's --blocking-threads)",
     )
     parser.add_argument("--label", default="", help="a name for this run in the JSON file")
-    parser.add_argument(
-        "--experiment",
-        default="",
-        help="bench/experiments.py patches, comma-separated: es256",
-    )
     parser.add_argument("--no-ceiling", action="store_true", help="skip the trivial responder")
     parser.add_argument(
         "--id-token-alg",
@@ -144,7 +139,7 @@ def sample_cpu(master_pid: int) -> CpuSample:
 # --- the server -----------------------------------------------------------------------------
 
 
-def prepare_database(id_token_alg: str) -> str:
+def prepare_database(id_token_alg: str = "RS256") -> str:  # noqa: S107 (an algorithm name)
     import django
 
     if os.environ["DATABASE_URL"].startswith("sqlite:"):
@@ -177,7 +172,7 @@ def serving(args: argparse.Namespace) -> Iterator[subprocess.Popen]:
 
     command = [
         str(BASE_DIR / ".venv" / "bin" / "granian"),
-        "bench.experiments:application" if args.experiment else "config.wsgi:application",
+        "config.wsgi:application",
         "--interface=wsgi",
         "--no-ws",
         "--host=127.0.0.1",
@@ -189,7 +184,6 @@ def serving(args: argparse.Namespace) -> Iterator[subprocess.Popen]:
         "--log-config=config/granian-logging.json",
         "--workers-kill-timeout=5",
     ]
-    os.environ["BENCH_EXPERIMENTS"] = args.experiment
     log = RESULTS_DIR / "server.log"
     with log.open("wb") as out:
         server = subprocess.Popen(command, cwd=BASE_DIR, stdout=out, stderr=subprocess.STDOUT)
@@ -473,7 +467,6 @@ def main() -> None:
             "workers": args.workers,
             "threads": args.threads,
             "conn_max_age": settings.DATABASES["default"]["CONN_MAX_AGE"],
-            "experiments": args.experiment,
             "id_token_alg": args.id_token_alg,
         },
         "duration_seconds": args.duration,
