@@ -233,11 +233,27 @@ class TokenEndpoint:
             raise TokenRefusal(
                 "unauthorized_client", "This client's ID tokens would be signed with no key."
             )
+        self.refuse_unsignable()
         if grant_type == "authorization_code":
             return self.exchange_code()
         if grant_type == "refresh_token":
             return self.refresh(presented)
         return self.client_credentials()
+
+    def refuse_unsignable(self) -> None:
+        """Refuse now, before any write, what could not be signed after the commit.
+
+        The ID token is signed once the rotation is committed: failing then would leave the
+        client holding a refresh token that is no longer the live one.
+        """
+        alg = self.client.jwt_alg
+        if alg not in (*keys.ALGORITHMS, "HS256"):
+            raise TokenRefusal("unauthorized_client", f"ID tokens cannot be signed with {alg}.")
+        if alg in keys.ALGORITHMS and not keys.signing_keys(alg):
+            logger.error("no %s signing key: manage.py prepare_demo or migrate makes one", alg)
+            raise TokenRefusal(
+                "temporarily_unavailable", f"The IdP has no {alg} signing key right now.", 503
+            )
 
     # --- authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6, RFC 9700 §4.8.2)
 

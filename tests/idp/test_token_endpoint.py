@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oidc_provider.models import Client as OIDCClient
-from oidc_provider.models import Code, Token
+from oidc_provider.models import Code, RSAKey, Token
 
 from apps.client import pkce
 from apps.idp import endpoints, keys, services
@@ -394,3 +394,25 @@ def test_refresh_tokens_of_a_grant_share_its_family(idp, public_client, person):
     family = Grant.objects.get().family
     assert first["refresh_token"].startswith(f"{family}.")
     assert second["refresh_token"].startswith(f"{family}.")
+
+
+def test_without_a_signing_key_a_refresh_is_refused_and_the_token_still_works(
+    idp, public_client, person
+):
+    tokens = exchange(idp, authorize(idp, person)).json()
+    saved = list(RSAKey.objects.values_list("key", flat=True))
+    RSAKey.objects.all().delete()
+
+    answer = refresh(idp, tokens["refresh_token"])
+    assert answer.status_code == 503 and oauth_error(answer) == "temporarily_unavailable"
+
+    RSAKey.objects.bulk_create(RSAKey(key=pem) for pem in saved)
+    keys.forget_keys()  # bulk_create sends no post_save
+    assert refresh(idp, tokens["refresh_token"]).status_code == 200  # nothing was rotated
+
+
+def test_a_client_with_an_unknown_algorithm_gets_an_error_not_a_500(idp, public_client, person):
+    authorized = authorize(idp, person)
+    OIDCClient.objects.filter(pk=public_client.pk).update(jwt_alg="PS512")
+    answer = exchange(idp, authorized)
+    assert answer.status_code == 400 and oauth_error(answer) == "unauthorized_client"
