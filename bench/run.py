@@ -75,7 +75,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--threads",
         type=int,
-        default=int(os.environ.get("SERVE_THREADS", 4)),
+        default=int(os.environ.get("SERVE_THREADS", 2)),
         help="Python threads per worker (granian's --blocking-threads)",
     )
     parser.add_argument("--label", default="", help="a name for this run in the JSON file")
