@@ -5,7 +5,8 @@ from django.contrib import admin
 from oidc_provider.admin import ClientAdmin, ClientForm
 from oidc_provider.models import Client as OIDCClient
 
-from apps.idp import services
+from apps.idp import keys, services
+from apps.idp.models import ECKey
 
 JWT_ALG_CHOICES = [
     ("RS256", "RS256"),
@@ -49,3 +50,26 @@ admin.site.unregister(OIDCClient)
 @admin.register(OIDCClient)
 class SafeClientAdmin(ClientAdmin):
     form = PublicClientSafeForm
+
+
+@admin.register(ECKey)
+class ECKeyAdmin(admin.ModelAdmin):
+    """ES256 keys: added as freshly generated keys, never typed in, and never shown.
+
+    A pasted PEM that is not a P-256 key would stop every ES256 signature; a private key on a
+    page can leak. Rotate as with RSA keys: add a key, let OIDC_SIGNING_KEYS_TTL_SECONDS
+    pass, then delete the old one once ID tokens it signed have expired (the oldest signs).
+    """
+
+    fields = ["kid"]
+    readonly_fields = ["kid"]
+    list_display = ["__str__", "kid"]
+
+    @admin.display(description="Key ID (kid)")
+    def kid(self, obj: ECKey) -> str:
+        return keys.ec_kid(obj.key) if obj.key else "(made when you save)"
+
+    def save_model(self, request, obj: ECKey, form, change: bool) -> None:
+        if not obj.key:
+            obj.key = services.new_es256_pem()
+        super().save_model(request, obj, form, change)

@@ -102,6 +102,11 @@ def _parse_ec(pem: str) -> SigningKey:
     )
 
 
+def ec_kid(pem: str) -> str:
+    """The kid an ECKey row's key is published under."""
+    return _parse_ec(pem).kid
+
+
 _PARSERS = {"RS256": _parse_rsa, "ES256": _parse_ec}
 
 

@@ -109,13 +109,18 @@ def ensure_es256_key() -> ECKey:
     existing = ECKey.objects.order_by("id").first()
     if existing:
         return existing
+    return ECKey.objects.create(key=new_es256_pem())
+
+
+def new_es256_pem() -> str:
+    """A fresh ECDSA P-256 private key, PEM (PKCS #8), as ECKey.key holds it."""
     private_key = ec.generate_private_key(ec.SECP256R1())
     pem = private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    return ECKey.objects.create(key=pem.decode("ascii"))
+    return pem.decode("ascii")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 import pytest
 from oidc_provider.models import Client as OIDCClient
 
-from apps.idp import services
+from apps.idp import keys, services
+from apps.idp.models import ECKey
 
 IDP_HOST = "idp.local:8443"
 
@@ -81,3 +82,17 @@ def test_admin_refuses_an_unknown_algorithm(admin_client_https):
         "Select a valid choice. ES512 is not one of the available choices."
     ]
     assert not OIDCClient.objects.exists()
+
+
+def test_admin_adds_a_generated_es256_key_and_never_shows_it(admin_client_https):
+    first = ECKey.objects.get()  # made by migrate
+    response = admin_client_https.post("/admin/idp/eckey/add/", {})
+    assert response.status_code == 302, response.content
+
+    added = ECKey.objects.exclude(pk=first.pk).get()
+    assert "BEGIN PRIVATE KEY" in added.key
+    published = {key["kid"] for key in keys.jwks()["keys"]}
+    assert keys.ec_kid(added.key) in published  # at once in this process: signals drop the cache
+    page = admin_client_https.get(f"/admin/idp/eckey/{added.pk}/change/").content.decode()
+    assert keys.ec_kid(added.key) in page
+    assert "PRIVATE KEY" not in page and added.key.splitlines()[1] not in page
