@@ -20,6 +20,7 @@ from django.db.models import Field, Model
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Token
 
+from apps.idp.claims import USERINFO_USER_FIELDS  # the user columns userinfo reads
 from apps.idp.models import Grant, IssuedToken
 
 # What a rotation replaces in the token's row; the row itself (its id, grant link) stays.
@@ -124,8 +125,6 @@ def _build(connection: BaseDatabaseWrapper) -> Statements:
         Columns.of(connection, Grant, "g"),
         Columns.of(connection, user_model, "u"),
     )
-    from apps.idp.claims import USERINFO_USER_FIELDS  # the columns userinfo reads
-
     ut = Columns.of(connection, Token, "t", ("expires_at", "_scope", "_id_token", "user_id"))
     uc = Columns.of(connection, OIDCClient, "c", ("client_id",))
     uu = Columns.of(connection, user_model, "u", USERINFO_USER_FIELDS)
