@@ -31,6 +31,7 @@ from apps.client import pkce
 from apps.idp import services
 from tests import flows
 from tests.conftest import END_USER_PASSWORD
+from tests.ports import free_port
 
 pytestmark = [
     pytest.mark.postgres,
@@ -44,12 +45,6 @@ pytestmark = [
 REDIRECT_URI = "https://127.0.0.1:9/"  # registered, never followed: the test reads Location
 START_TIMEOUT_SECONDS = 30
 CONCURRENT_REFRESHES = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _pipe(source: socket.socket, sink: socket.socket) -> None:
@@ -159,7 +154,7 @@ def _wait_until_serving(port: int, ca_file: str, process: subprocess.Popen, log:
 
 @pytest.fixture(scope="module")
 def deployment(django_db_setup, cert_paths, tmp_path_factory) -> Iterator[Deployment]:
-    ports = {"A": _free_port(), "B": _free_port()}
+    ports = {"A": free_port(), "B": free_port()}
     balancer = Balancer(ports)
     public_url = f"https://localhost:{balancer.port}"
     env = {

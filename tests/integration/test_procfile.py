@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +11,12 @@ import pytest
 import requests
 from django.conf import settings
 
+from tests.ports import free_port
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(settings.BASE_DIR)
 CODE = "0123456789abcdef0123456789abcdef"  # the shape of the library's codes
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(url: str, ca_file: str, deadline: float) -> requests.Response:

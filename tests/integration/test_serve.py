@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -11,26 +10,17 @@ import pytest
 import requests
 from django.conf import settings
 
+from tests.ports import free_port, is_listening
+
 pytestmark = pytest.mark.integration
 
 START_TIMEOUT_SECONDS = 90  # a fresh clone migrates, makes the CA and an RSA key first
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _is_listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture
 def served(tmp_path):
     """`make serve` on free ports, localhost mode, a database file of its own."""
-    idp_port, receiver_port = _free_port(), _free_port()
+    idp_port, receiver_port = free_port(), free_port()
     env = {
         **os.environ,
         "OIDC_SITE_URL": f"https://localhost:{idp_port}",
@@ -56,7 +46,7 @@ def served(tmp_path):
     http.verify = str(Path(settings.BASE_DIR) / "certs" / "ca.pem")
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not (_is_listening(idp_port) and _is_listening(receiver_port)):
+        while not (is_listening(idp_port) and is_listening(receiver_port)):
             if make.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"make serve did not start:\n{log.read_text()}")
             time.sleep(0.3)
@@ -91,7 +81,7 @@ def test_make_serve_runs_both_origins_under_granian_and_ctrl_c_stops_both(served
 
     os.killpg(make.pid, signal.SIGINT)  # what Ctrl+C in the terminal sends
     make.wait(timeout=30)
-    assert not _is_listening(idp_port) and not _is_listening(receiver_port), log.read_text()
+    assert not is_listening(idp_port) and not is_listening(receiver_port), log.read_text()
     output = log.read_text()
     assert '"GET / HTTP/' in output  # the receiver's access log line, without its query
     assert code not in output
