@@ -19,9 +19,8 @@ def _env_int(name: str, default: int) -> int:
 
 
 # --- Django core
-DEBUG = (
-    os.environ.get("DJANGO_DEBUG") == "1"
-)  # off unless asked for: runserver_plus shows a debugger
+# Off unless asked for: only then does runserver_plus add Werkzeug's debugger (apps.demo).
+DEBUG = os.environ.get("DJANGO_DEBUG") == "1"
 # Local and test fallback only; `manage.py check --deploy` flags it (security.W009).
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-insecure-local-only")
 
@@ -43,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "apps.demo",  # before django_extensions: its runserver_plus replaces theirs
     "django_extensions",
     "axes",
     "apps.idp.library.OIDCProviderConfig",  # the library, with its migrations' AutoField kept
