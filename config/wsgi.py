@@ -22,6 +22,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # request.user; tests/test_wsgi.py checks both.
 BACK_CHANNEL_PATH = re.compile(
     r"^/oidc/(?:token|userinfo|revoke|introspect|jwks|\.well-known/openid-configuration)/?$"
+    r"|^/(?:healthz|readyz)$"
 )
 BACK_CHANNEL_MIDDLEWARE = (
     "django.middleware.security.SecurityMiddleware",

@@ -13,6 +13,8 @@ BACK_CHANNEL = (
     "/oidc/introspect",
     "/oidc/jwks",
     "/oidc/.well-known/openid-configuration",
+    "/healthz",
+    "/readyz",
 )
 PAGES = (
     "/oidc/authorize",

@@ -63,11 +63,18 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
 
 @dataclass
 class Balancer:
-    """A TCP round-robin proxy on loopback; TLS passes through untouched."""
+    """A TCP round-robin proxy on loopback; TLS passes through untouched.
+
+    Like a production balancer it asks each instance's /readyz (`check_health`) and sends
+    new connections only to the instances that answered ok.
+    """
 
     backends: dict[str, int]  # name -> port
+    public_host: str = ""  # the Host header the instances answer to
+    ca_file: str = ""
     pinned: str | None = None
     served: list[str] = field(default_factory=list)
+    out: set[str] = field(default_factory=set)  # failed their last health check
 
     def __post_init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -76,6 +83,16 @@ class Balancer:
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
+    def _pick(self) -> str | None:
+        if self.pinned:
+            return self.pinned
+        healthy = [name for name in self.backends if name not in self.out]
+        while healthy:
+            name = next(self._next)
+            if name in healthy:
+                return name
+        return None
+
     def _accept(self) -> None:
         while True:
             try:
@@ -83,11 +100,29 @@ class Balancer:
             except OSError:
                 return  # closed
             with self._lock:
-                name = self.pinned or next(self._next)
+                name = self._pick()
+                if name is None:
+                    downstream.close()  # nobody healthy: refuse, as a balancer would
+                    continue
                 self.served.append(name)
             upstream = socket.create_connection(("127.0.0.1", self.backends[name]))
             threading.Thread(target=_pipe, args=(downstream, upstream), daemon=True).start()
             threading.Thread(target=_pipe, args=(upstream, downstream), daemon=True).start()
+
+    def check_health(self) -> None:
+        for name, port in self.backends.items():
+            try:
+                answer = requests.get(
+                    f"https://localhost:{port}/readyz",
+                    headers={"Host": self.public_host},
+                    verify=self.ca_file,
+                    timeout=2,
+                )
+                ready = answer.status_code == 200
+            except requests.RequestException:
+                ready = False
+            with self._lock:
+                (self.out.discard if ready else self.out.add)(name)
 
     def pin(self, name: str | None) -> None:
         self.pinned = name
@@ -96,11 +131,36 @@ class Balancer:
         self._listener.close()
 
 
+@dataclass
+class Instances:
+    """The granian processes behind the balancer, which a test may stop and start again."""
+
+    ports: dict[str, int]
+    env: dict[str, str]
+    logs: Path
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, name: str) -> None:
+        log = self.logs / f"{name}.log"
+        self.processes[name] = _start_instance(name, self.ports[name], self.env, log)
+        _wait_until_serving(self.ports[name], self.env["CA_FILE"], self.processes[name], log)
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @dataclass(frozen=True)
 class Deployment:
     balancer: Balancer
     public_url: str  # the one origin clients see
     ca_file: str
+    instances: Instances
 
     @property
     def issuer(self) -> str:
@@ -155,8 +215,9 @@ def _wait_until_serving(port: int, ca_file: str, process: subprocess.Popen, log:
 @pytest.fixture(scope="module")
 def deployment(django_db_setup, cert_paths, tmp_path_factory) -> Iterator[Deployment]:
     ports = {"A": free_port(), "B": free_port()}
-    balancer = Balancer(ports)
-    public_url = f"https://localhost:{balancer.port}"
+    balancer = Balancer(ports, ca_file=str(cert_paths.ca_cert))
+    balancer.public_host = f"localhost:{balancer.port}"
+    public_url = f"https://{balancer.public_host}"
     env = {
         **os.environ,
         "DATABASE_URL": _test_database_url(),
@@ -169,27 +230,17 @@ def deployment(django_db_setup, cert_paths, tmp_path_factory) -> Iterator[Deploy
         "OIDC_SIGNING_KEYS_TTL_SECONDS": "0",
         "SERVER_CERT": str(cert_paths.server_cert),
         "SERVER_KEY": str(cert_paths.server_key),
+        "CA_FILE": str(cert_paths.ca_cert),
     }
-    logs = tmp_path_factory.mktemp("instances")
-    processes = {
-        name: _start_instance(name, port, env, logs / f"{name}.log") for name, port in ports.items()
-    }
+    instances = Instances(ports, env, tmp_path_factory.mktemp("instances"))
     try:
-        for name, port in ports.items():
-            _wait_until_serving(
-                port, str(cert_paths.ca_cert), processes[name], logs / f"{name}.log"
-            )
-        yield Deployment(balancer, public_url, str(cert_paths.ca_cert))
+        for name in ports:
+            instances.start(name)
+        yield Deployment(balancer, public_url, str(cert_paths.ca_cert), instances)
     finally:
         balancer.close()
-        for process in processes.values():
-            process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        for name in list(instances.processes):
+            instances.stop(name)
 
 
 @pytest.fixture
@@ -198,6 +249,7 @@ def shared(deployment, transactional_db) -> Deployment:
     services.ensure_signing_key()
     deployment.balancer.pin(None)
     deployment.balancer.served.clear()
+    deployment.balancer.out.clear()
     return deployment
 
 
@@ -325,3 +377,29 @@ def test_both_instances_publish_the_same_jwks_and_sign_with_the_same_key(
             id_token, keys[kid], algorithms=["RS256"], audience=oidc_client.client_id
         )
         assert claims["iss"] == shared.issuer, name
+
+
+def test_the_balancer_takes_a_stopped_instance_out_and_back_in_by_readyz(
+    shared, oidc_client, end_user
+):
+    balancer, instances = shared.balancer, shared.instances
+    balancer.check_health()
+    assert balancer.out == set()
+
+    instances.stop("B")
+    balancer.check_health()
+    assert balancer.out == {"B"}
+    with _session(shared) as http:  # round robin, yet every connection goes to A
+        tokens = _sign_in_and_get_tokens(shared, http, oidc_client, end_user)
+    assert set(balancer.served) == {"A"}
+
+    instances.start("B")
+    balancer.check_health()
+    assert balancer.out == set()
+    refresh_token = tokens["refresh_token"]
+    with _session(shared) as http:
+        for _ in range(2):
+            refreshed = _refresh(shared, http, oidc_client.client_id, refresh_token)
+            assert refreshed.status_code == 200, refreshed.text
+            refresh_token = refreshed.json()["refresh_token"]
+    assert "B" in balancer.served[-2:]
