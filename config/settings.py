@@ -184,6 +184,9 @@ OIDC_REFRESH_REUSE_GRACE_SECONDS = 5
 # removed on another instance is used or dropped here within this time. Rotating a key: add
 # the new one, wait this long, then delete the old one.
 OIDC_SIGNING_KEYS_TTL_SECONDS = _env_int("OIDC_SIGNING_KEYS_TTL_SECONDS", 10)
+# manage.py purge_expired keeps a revoked grant (and django-axes' sign-in records) this many
+# days, for the replay and reuse detection that names it, then deletes it.
+OIDC_PURGE_REVOKED_AFTER_DAYS = _env_int("OIDC_PURGE_REVOKED_AFTER_DAYS", 7)
 OIDC_GRANT_TYPE_PASSWORD_ENABLE = False  # RFC 9700 §2.4; apps.idp refuses it regardless
 
 # --- django-axes: lock an account+address pair after repeated failed logins

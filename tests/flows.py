@@ -49,12 +49,20 @@ def authorize_params(client_id: str, redirect_uri: str, verifier: str, **extra: 
     return {name: value for name, value in params.items() if value is not None}
 
 
-def log_in(http: requests.Session, idp_url: str, username: str, password: str) -> None:
+def attempt_log_in(
+    http: requests.Session, idp_url: str, username: str, password: str
+) -> requests.Response:
+    """Fill in and send the sign-in form; the answer, whether or not the password was right."""
     login_url = f"{idp_url}/accounts/login/"
     page = http.get(login_url, timeout=10)
     _, fields = form_inputs(page.text)
     fields.update(username=username, password=password)
-    answer = http.post(login_url, data=fields, headers={"Referer": login_url}, timeout=10)
+    return http.post(login_url, data=fields, headers={"Referer": login_url}, timeout=10)
+
+
+def log_in(http: requests.Session, idp_url: str, username: str, password: str) -> None:
+    answer = attempt_log_in(http, idp_url, username, password)
+    login_url = f"{idp_url}/accounts/login/"
     assert "Sign in" not in answer.text or answer.url != login_url, "login failed"
 
 
