@@ -185,8 +185,14 @@ def serving(args: argparse.Namespace) -> Iterator[subprocess.Popen]:
         "--workers-kill-timeout=5",
     ]
     log = RESULTS_DIR / "server.log"
+    metrics_dir = RESULTS_DIR / "metrics"  # counted across workers, as under make serve
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     with log.open("wb") as out:
-        server = subprocess.Popen(command, cwd=BASE_DIR, stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            command, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         wait_until_serving(server, log)
         yield server

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "apps.idp.metrics.count_requests",  # first: its latency covers the rest
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.origins.route_by_origin",
@@ -188,6 +189,11 @@ OIDC_SIGNING_KEYS_TTL_SECONDS = _env_int("OIDC_SIGNING_KEYS_TTL_SECONDS", 10)
 # days, for the replay and reuse detection that names it, then deletes it.
 OIDC_PURGE_REVOKED_AFTER_DAYS = _env_int("OIDC_PURGE_REVOKED_AFTER_DAYS", 7)
 OIDC_GRANT_TYPE_PASSWORD_ENABLE = False  # RFC 9700 §2.4; apps.idp refuses it regardless
+
+# --- /metrics (apps.idp.metrics): loopback callers, or this bearer secret from anywhere
+OIDC_METRICS_TOKEN = os.environ.get("OIDC_METRICS_TOKEN", "")
+# prometheus_client's own variable: where each worker process keeps its values (make serve).
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 # --- django-axes: lock an account+address pair after repeated failed logins
 AXES_FAILURE_LIMIT = _env_int("DJANGO_LOGIN_FAILURE_LIMIT", 5)

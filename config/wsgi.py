@@ -22,9 +22,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # request.user; tests/test_wsgi.py checks both.
 BACK_CHANNEL_PATH = re.compile(
     r"^/oidc/(?:token|userinfo|revoke|introspect|jwks|\.well-known/openid-configuration)/?$"
-    r"|^/(?:healthz|readyz)$"
+    r"|^/(?:healthz|readyz|metrics)$"
 )
 BACK_CHANNEL_MIDDLEWARE = (
+    "apps.idp.metrics.count_requests",
     "django.middleware.security.SecurityMiddleware",
     "config.origins.route_by_origin",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -85,3 +85,17 @@ def test_make_serve_runs_both_origins_under_granian_and_ctrl_c_stops_both(served
     output = log.read_text()
     assert '"GET / HTTP/' in output  # the receiver's access log line, without its query
     assert code not in output
+
+
+def test_make_serve_metrics_add_up_over_its_worker_processes(served):
+    _, http, idp_port, _, _ = served
+    idp = f"https://localhost:{idp_port}"
+    requests_sent = 20
+    for _ in range(requests_sent):  # a connection each: spread over granian's workers
+        answer = http.get(f"{idp}/oidc/jwks", headers={"Connection": "close"}, timeout=10)
+        assert answer.status_code == 200
+    scraped = http.get(f"{idp}/metrics", timeout=10)
+    assert scraped.status_code == 200
+    line = 'idp_requests_total{endpoint="jwks",grant_type="",outcome="ok"} '
+    counts = [float(row.split()[-1]) for row in scraped.text.splitlines() if row.startswith(line)]
+    assert counts == [requests_sent]  # whichever worker answered the scrape

@@ -1,0 +1,150 @@
+"""Prometheus metrics of the IdP: requests by endpoint, grant and outcome; sign-ins.
+
+With `PROMETHEUS_MULTIPROC_DIR` set (make serve does), prometheus_client keeps each worker
+process's values in files there and `/metrics` adds them up, so the figures are the whole
+server's whichever worker answers the scrape. Labels take values from fixed lists only: a
+client cannot grow the number of series by sending odd paths, grant types or errors.
+"""
+
+import json
+import time
+from collections.abc import Callable
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+ENDPOINTS = {
+    "/oidc/token": "token",
+    "/oidc/userinfo": "userinfo",
+    "/oidc/revoke": "revocation",
+    "/oidc/introspect": "introspection",
+    "/oidc/jwks": "jwks",
+    "/oidc/.well-known/openid-configuration": "discovery",
+    "/oidc/authorize": "authorize",
+    "/oidc/end-session": "end_session",
+    "/accounts/login": "login",
+}
+GRANT_TYPES = frozenset(
+    {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    }
+)
+# RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1: the codes an outcome may name.
+OAUTH_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "access_denied",
+        "unsupported_response_type",
+        "server_error",
+        "temporarily_unavailable",
+        "invalid_token",
+        "insufficient_scope",
+        "unsupported_token_type",
+        "login_required",
+        "consent_required",
+        "interaction_required",
+    }
+)
+
+REQUESTS = Counter(
+    "idp_requests_total",
+    "Requests to the IdP's endpoints, by grant type and outcome (ok, or the OAuth error).",
+    ["endpoint", "grant_type", "outcome"],
+)
+LATENCY = Histogram(
+    "idp_request_duration_seconds",
+    "Time from the request reaching Django to its response, by endpoint.",
+    ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+SIGN_INS = Counter("idp_sign_ins_total", "Sign-ins at the IdP, by outcome.", ["outcome"])
+REFRESH_REUSE = Counter(
+    "idp_refresh_reuse_detected_total",
+    "Rotated refresh tokens presented again: each revoked its grant (RFC 9700 §4.14.2).",
+)
+
+
+def endpoint_of(path: str) -> str:
+    return ENDPOINTS.get(path.rstrip("/"), "other")
+
+
+def outcome_of(response: HttpResponse) -> str:
+    """`ok`, the OAuth error code of a JSON error or an error redirect, or `http_<status>`."""
+    if response.status_code >= 400 and response.get("Content-Type", "").startswith(
+        "application/json"
+    ):
+        try:
+            error = json.loads(response.content).get("error")
+        except (ValueError, AttributeError):
+            error = None
+        return error if error in OAUTH_ERRORS else f"http_{response.status_code}"
+    location = response.get("Location", "") if response.status_code in (302, 303) else ""
+    if "error=" in location:
+        error = location.split("error=", 1)[1].split("&", 1)[0]
+        return error if error in OAUTH_ERRORS else "error"
+    return "ok" if response.status_code < 400 else f"http_{response.status_code}"
+
+
+def grant_type_of(request: HttpRequest, endpoint: str) -> str:
+    if endpoint != "token" or request.method != "POST":
+        return ""
+    grant_type = request.POST.get("grant_type", "")
+    return grant_type if grant_type in GRANT_TYPES else "other"
+
+
+def count_requests(get_response: Callable[[HttpRequest], HttpResponse]):
+    """Middleware: one count and one latency observation per request to a known endpoint."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = get_response(request)
+        endpoint = endpoint_of(request.path_info)
+        if endpoint != "other":
+            LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+            outcome = outcome_of(response)
+            REQUESTS.labels(endpoint, grant_type_of(request, endpoint), outcome).inc()
+        return response
+
+    return middleware
+
+
+def exposition(multiprocess_dir: str) -> bytes:
+    """The text format of every metric, added up over the worker processes when there are."""
+    if not multiprocess_dir:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=multiprocess_dir)
+    return generate_latest(registry)
+
+
+@receiver(user_logged_in)
+def _signed_in(**kwargs) -> None:
+    SIGN_INS.labels("ok").inc()
+
+
+@receiver(user_login_failed)
+def _sign_in_failed(**kwargs) -> None:
+    SIGN_INS.labels("failed").inc()
+
+
+@receiver(user_locked_out)
+def _locked_out(**kwargs) -> None:
+    SIGN_INS.labels("locked").inc()
