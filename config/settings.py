@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.idp.metrics.count_requests",  # first: its latency covers the rest
+    "apps.idp.audit.tag_requests",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.origins.route_by_origin",
@@ -212,14 +213,25 @@ PKCE_CLIENT_ID_FILE = VAR_DIR / "pkce_client_id"
 PKCE_CLIENT_ID = os.environ.get("PKCE_CLIENT_ID", "")  # else the file seed_client writes
 OIDC_CA_BUNDLE = os.environ.get("OIDC_CA_BUNDLE") or str(CERTS_DIR / "ca.pem")
 
+# Audit events go to stdout, or to this file (appended), one JSON line each.
+AUDIT_LOG_FILE = os.environ.get("OIDC_AUDIT_LOG_FILE", "")
+
 # Every handler passes records through RedactSecrets: no code, token or secret is written,
 # at any level (django-oidc-provider logs them at DEBUG; request lines carry ?code=).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_secrets": {"()": "apps.idp.redaction.RedactSecrets"}},
+    "formatters": {"message": {"format": "%(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]},
+        # Audit events (apps.idp.audit): JSON lines on stdout, or appended to a file.
+        "audit": {
+            "class": "logging.FileHandler" if AUDIT_LOG_FILE else "logging.StreamHandler",
+            **({"filename": AUDIT_LOG_FILE} if AUDIT_LOG_FILE else {"stream": "ext://sys.stdout"}),
+            "formatter": "message",
+            "filters": ["redact_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {
@@ -228,6 +240,7 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # django-axes narrates every sign-in at INFO; lockouts are WARNING and still shown.
         "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "idp.audit": {"handlers": ["audit"], "level": "INFO", "propagate": False},
         # runserver_plus sends Werkzeug's request lines (the receiver's carry ?code=) here,
         # and adds an unfiltered handler of its own only when this logger has none.
         "django_extensions.management.commands.runserver_plus": {

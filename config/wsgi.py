@@ -26,6 +26,7 @@ BACK_CHANNEL_PATH = re.compile(
 )
 BACK_CHANNEL_MIDDLEWARE = (
     "apps.idp.metrics.count_requests",
+    "apps.idp.audit.tag_requests",
     "django.middleware.security.SecurityMiddleware",
     "config.origins.route_by_origin",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
