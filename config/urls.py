@@ -12,6 +12,12 @@ urlpatterns = [
     path("metrics", health.metrics_view, name="metrics"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
+    path("account/grants/", views.grants, name="account-grants"),
+    path(
+        "account/grants/<int:grant_id>/revoke",
+        views.revoke_grant,
+        name="account-grant-revoke",
+    ),
     path("admin/", admin.site.urls),
     path("oidc/", include("apps.idp.urls")),  # our hardened endpoints first
     path("oidc/", include("oidc_provider.urls", namespace="oidc_provider")),
