@@ -22,3 +22,5 @@ urlpatterns = [
     path("oidc/", include("apps.idp.urls")),  # our hardened endpoints first
     path("oidc/", include("oidc_provider.urls", namespace="oidc_provider")),
 ]
+
+handler500 = "apps.idp.views.server_error"

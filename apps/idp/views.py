@@ -1,15 +1,25 @@
 """The IdP's own pages: a landing page, sign-in and sign-out, and a person's own grants."""
 
+import logging
+import sys
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.db import DatabaseError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.idp import account, audit
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5  # how soon a client may try again while the database is away
+# Endpoints under /oidc/ whose callers are programs expecting OAuth JSON; the others are pages.
+PAGES_UNDER_OIDC = ("/oidc/authorize", "/oidc/end-session")
 
 
 @require_GET
@@ -43,3 +53,27 @@ def revoke_grant(request: HttpRequest, grant_id: int) -> HttpResponse:
     else:
         messages.error(request, "That grant is not one of yours, or was already revoked.")
     return redirect("account-grants")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a database that does not answer is a 503 to retry, never a bare 500.
+
+    Programs get the OAuth JSON error `temporarily_unavailable` (RFC 6749 §5.2 lists it for
+    the authorization endpoint; OAuth clients read it anywhere), people a page; both carry
+    Retry-After. Anything else is Django's plain 500 page.
+    """
+    error = sys.exc_info()[1]
+    if not isinstance(error, DatabaseError):
+        return defaults.server_error(request)
+    logger.error("database unavailable: answering 503 (%s)", type(error).__name__)
+    if request.path.startswith("/oidc/") and not request.path.startswith(PAGES_UNDER_OIDC):
+        body = {
+            "error": "temporarily_unavailable",
+            "error_description": "The IdP cannot reach its database; try again shortly.",
+        }
+        response: HttpResponse = JsonResponse(body, status=503)
+        response["Cache-Control"] = "no-store"
+    else:
+        response = render(request, "idp/unavailable.html", status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
