@@ -6,6 +6,8 @@ value fails and names the variable.
 """
 
 import os
+import re
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,8 +43,10 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # First of the apps that define a command wins: apps.demo's runserver replaces
+    # staticfiles' (it serves the IdP over HTTPS), its runserver_plus django_extensions'.
+    "apps.demo",
     "django.contrib.staticfiles",
-    "apps.demo",  # before django_extensions: its runserver_plus replaces theirs
     "django_extensions",
     "axes",
     "apps.idp.library.OIDCProviderConfig",  # the library, with its migrations' AutoField kept
@@ -138,6 +142,13 @@ STORAGES = {
 # collectstatic and sets DJANGO_STATIC_COLLECTED=1: whitenoise then serves STATIC_ROOT with
 # its gzip copies (finders would shadow them with the apps' uncompressed originals).
 WHITENOISE_USE_FINDERS = os.environ.get("DJANGO_STATIC_COLLECTED") != "1"
+if WHITENOISE_USE_FINDERS:
+    # Until collectstatic has run, whitenoise warns on every start that STATIC_ROOT is
+    # missing; the finders serve the files then, so the warning asks nothing of anyone.
+    # Under make serve it stays: there a missing STATIC_ROOT would be a real fault.
+    warnings.filterwarnings(
+        "ignore", message=re.escape(f"No directory at: {STATIC_ROOT}"), category=UserWarning
+    )
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/admin/"
