@@ -6,8 +6,6 @@ value fails and names the variable.
 """
 
 import os
-import re
-import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -57,7 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.static_files.StaticFilesMiddleware",  # whitenoise, quiet before collectstatic
     "config.origins.route_by_origin",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -142,13 +140,6 @@ STORAGES = {
 # collectstatic and sets DJANGO_STATIC_COLLECTED=1: whitenoise then serves STATIC_ROOT with
 # its gzip copies (finders would shadow them with the apps' uncompressed originals).
 WHITENOISE_USE_FINDERS = os.environ.get("DJANGO_STATIC_COLLECTED") != "1"
-if WHITENOISE_USE_FINDERS:
-    # Until collectstatic has run, whitenoise warns on every start that STATIC_ROOT is
-    # missing; the finders serve the files then, so the warning asks nothing of anyone.
-    # Under make serve it stays: there a missing STATIC_ROOT would be a real fault.
-    warnings.filterwarnings(
-        "ignore", message=re.escape(f"No directory at: {STATIC_ROOT}"), category=UserWarning
-    )
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/admin/"

@@ -155,15 +155,3 @@ def test_runserver_without_certificates_says_to_run_make_demo(tmp_path, settings
     settings.CERTS_DIR = tmp_path / "certs"
     with pytest.raises(CommandError, match=r"Run `make demo` \(or `manage.py prepare_demo`\) once"):
         call_command("runserver", "--noreload")
-
-
-def test_no_command_warns_about_staticfiles_before_collectstatic(tmp_path):
-    """A newcomer's first commands print no whitenoise warning about a missing STATIC_ROOT."""
-    env = demo_env(tmp_path)
-    check = manage("check", env=env)
-    assert check.returncode == 0, check.stderr
-    assert "No directory at" not in check.stderr
-    # the WSGI app is what builds whitenoise's middleware: every server command loads it
-    loaded = manage("shell", "-c", "from config.wsgi import application", env=env)
-    assert loaded.returncode == 0, loaded.stderr
-    assert "No directory at" not in loaded.stderr
