@@ -12,10 +12,10 @@ from typing import TypeVar
 
 import pytest
 from django.db import connections
+from oidc_provider.models import RESPONSE_TYPE_CHOICES, ResponseType
 from oidc_provider.models import Client as OIDCClient
 from playwright.sync_api import Page, expect, sync_playwright
 
-from apps.idp import services
 from tests.integration.conftest import VIEWPORT
 from tests.integration.test_browser_flow import (  # chromium_home: a fixture, used below
     CHROMIUM,
@@ -55,7 +55,8 @@ def saved_client() -> OIDCClient | None:
 def admin_page(origins, django_user_model, chromium_home) -> Iterator[Page]:  # noqa: F811
     """chromium, trusting the test CA, and a superuser as `createsuperuser` makes one."""
     django_user_model.objects.create_superuser("root", "root@example.com", ADMIN_PASSWORD)
-    services.response_type("code")  # what migrate puts there (transactional tests flush it)
+    for value, description in RESPONSE_TYPE_CHOICES:  # as migrate left them; flushed since
+        ResponseType.objects.get_or_create(value=value, defaults={"description": description})
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
