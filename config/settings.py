@@ -41,8 +41,10 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # First of the apps that define a command wins: apps.demo's runserver replaces
+    # staticfiles' (it serves the IdP over HTTPS), its runserver_plus django_extensions'.
+    "apps.demo",
     "django.contrib.staticfiles",
-    "apps.demo",  # before django_extensions: its runserver_plus replaces theirs
     "django_extensions",
     "axes",
     "apps.idp.library.OIDCProviderConfig",  # the library, with its migrations' AutoField kept
@@ -55,7 +57,7 @@ MIDDLEWARE = [
     "apps.idp.metrics.count_requests",  # first: its latency covers the rest
     "apps.idp.audit.tag_requests",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.static_files.StaticFilesMiddleware",  # whitenoise, quiet before collectstatic
     "config.origins.route_by_origin",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,4 +1,4 @@
-"""The development server `runserver_plus` runs: Werkzeug's, with no debugger and no stalls.
+"""The development server `runserver` and `runserver_plus` run: Werkzeug's, no debugger, no stalls.
 
 django-extensions wraps every app in Werkzeug's interactive debugger whatever DEBUG says, so
 `/console` runs Python for whoever reads the PIN from the log. Here the debugger is added only
@@ -12,12 +12,20 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+from werkzeug._reloader import run_with_reloader
+from werkzeug.debug import DebuggedApplication
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, load_ssl_context
 
 # A client that has not finished its TLS handshake, or sent nothing on an open connection,
 # for this long is dropped. Browsers and `requests` finish a handshake in milliseconds.
 HANDSHAKE_TIMEOUT_SECONDS = 10
 IDLE_TIMEOUT_SECONDS = 30
+
+DEBUGGER_WARNING = (
+    "WARNING: DJANGO_DEBUG=1: Werkzeug's interactive debugger is on. Anyone who can reach "
+    "this server and read its log (the PIN is printed there) can run Python in it. Turn it "
+    "off (unset DJANGO_DEBUG) before anyone else can connect."
+)
 
 
 class TimelyRequestHandler(WSGIRequestHandler):
@@ -67,3 +75,38 @@ def make_server(
     server.socket.set_inheritable(True)
     os.environ["WERKZEUG_SERVER_FD"] = str(server.fileno())
     return server
+
+
+def with_debugger(app: Callable[..., Any]) -> DebuggedApplication:
+    """The app inside Werkzeug's interactive debugger; callers print DEBUGGER_WARNING first."""
+    return DebuggedApplication(app, evalex=True)
+
+
+def is_reloaded_child() -> bool:
+    """True in the process Werkzeug's reloader started (it serves; its parent only watches)."""
+    return os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+
+
+def serve(
+    server: TLSServer,
+    *,
+    use_reloader: bool,
+    extra_files: list[str] | None = None,
+    exclude_patterns: list[str] | None = None,
+    interval: float = 1,
+    reloader_type: str = "auto",
+) -> None:
+    """Serve until Ctrl+C; with the reloader, in a child process restarted on code changes."""
+    if not use_reloader:
+        server.serve_forever()
+        return
+    try:
+        run_with_reloader(
+            server.serve_forever,
+            extra_files=extra_files,
+            exclude_patterns=exclude_patterns,
+            interval=interval,
+            reloader_type=reloader_type,
+        )
+    finally:
+        server.server_close()

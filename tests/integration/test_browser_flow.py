@@ -24,6 +24,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 
 from tests.conftest import END_USER_PASSWORD
+from tests.integration.conftest import VIEWPORT
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -73,7 +74,7 @@ def page(origins, seed_client, end_user, chromium_home) -> Iterator[Page]:
             env={**os.environ, "HOME": str(chromium_home)},
         )
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(WAIT_SECONDS * 1000)
             yield page
         finally:
@@ -198,16 +199,25 @@ def client_process(origins, *args: str) -> Iterator[Client]:
         client.stop()
 
 
-def sign_in_and_answer(page: Page, shots: Screenshots, url: str, *, allow: bool = True) -> None:
-    """What a person does in the browser: sign in, read the consent page, click."""
+def sign_in_and_answer(
+    page: Page, shots: Screenshots, url: str, *, allow: bool = True, docs_screenshot=None
+) -> None:
+    """What a person does in the browser: sign in, read the consent page, click.
+
+    With `docs_screenshot`, the README's pictures of the three pages are taken on the way.
+    """
     page.goto(url)
     page.wait_for_selector("#id_username")
     shots.take("login")
     page.fill("#id_username", "alice")
     page.fill("#id_password", END_USER_PASSWORD)
+    if docs_screenshot:
+        docs_screenshot(page, "sign-in")
     page.click("button[type=submit]")
     page.wait_for_selector("button[name=allow]")
     shots.take("consent")
+    if docs_screenshot:
+        docs_screenshot(page, "consent")
     assert "PKCE command-line client" in page.inner_text("h1")
     if allow:
         page.click("button[name=allow]")
@@ -215,6 +225,8 @@ def sign_in_and_answer(page: Page, shots: Screenshots, url: str, *, allow: bool 
         page.get_by_role("button", name="Deny").click()
     page.wait_for_selector("#code, #error")
     shots.take("receiver")
+    if docs_screenshot:
+        docs_screenshot(page, "receiver")
 
 
 def test_chromium_without_the_test_ca_refuses_the_idp(origins, tmp_path):
@@ -230,9 +242,12 @@ def test_chromium_without_the_test_ca_refuses_the_idp(origins, tmp_path):
             browser.close()
 
 
-def test_sign_in_in_chromium_then_two_refreshes_with_rotation(origins, page, screenshots):
+def test_sign_in_in_chromium_then_two_refreshes_with_rotation(
+    origins, page, screenshots, docs_screenshot
+):
     with client_process(origins, "--interval", "1", "--max-refreshes", "2") as client:
-        sign_in_and_answer(page, screenshots, client.authorization_url())
+        url = client.authorization_url()
+        sign_in_and_answer(page, screenshots, url, docs_screenshot=docs_screenshot)
         assert page.url.startswith(origins.receiver_url)
         code = page.inner_text("#code").strip()  # read off the page, as a person would
         client.type(code)

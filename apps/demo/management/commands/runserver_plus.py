@@ -3,16 +3,8 @@
 from django.conf import settings
 from django.core.management.base import CommandError
 from django_extensions.management.commands import runserver_plus
-from werkzeug._reloader import run_with_reloader
-from werkzeug.debug import DebuggedApplication
 
 from apps.demo import devserver
-
-DEBUGGER_WARNING = (
-    "WARNING: DJANGO_DEBUG=1: Werkzeug's interactive debugger is on. Anyone who can reach "
-    "this server and read its log (the PIN is printed there) can run Python in it. Turn it "
-    "off (unset DJANGO_DEBUG) before anyone else can connect."
-)
 
 
 class Command(runserver_plus.Command):
@@ -27,26 +19,21 @@ class Command(runserver_plus.Command):
         self.check_migrations()
         handler = self.get_handler(**options)
         if settings.DEBUG:
-            self.stderr.write(self.style.ERROR(DEBUGGER_WARNING))
-            handler = DebuggedApplication(handler, evalex=True)
+            self.stderr.write(self.style.ERROR(devserver.DEBUGGER_WARNING))
+            handler = devserver.with_debugger(handler)
         server = devserver.make_server(
             self.addr, int(self.port), handler, cert_file=cert_file, key_file=key_file
         )
         if self.show_startup_messages:
             self.stdout.write(f"Serving https://{self.addr}:{server.port}/ (Ctrl+C to quit).")
-        if not options["use_reloader"]:
-            server.serve_forever()
-            return
-        try:
-            run_with_reloader(
-                server.serve_forever,
-                extra_files=options["extra_files"],
-                exclude_patterns=options["exclude_patterns"],
-                interval=options["reloader_interval"],
-                reloader_type=options["reloader_type"],
-            )
-        finally:
-            server.server_close()
+        devserver.serve(
+            server,
+            use_reloader=options["use_reloader"],
+            extra_files=options["extra_files"],
+            exclude_patterns=options["exclude_patterns"],
+            interval=options["reloader_interval"],
+            reloader_type=options["reloader_type"],
+        )
 
     def tls_files(self, options) -> tuple[str, str]:
         if not (options["cert_path"] or options["key_file_path"]):
