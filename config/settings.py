@@ -208,7 +208,7 @@ OIDC_CA_BUNDLE = os.environ.get("OIDC_CA_BUNDLE") or str(CERTS_DIR / "ca.pem")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "apps.idp.redaction.RedactSecrets"}},
+    "filters": {"redact_secrets": {"()": "config.redaction.RedactSecrets"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]},
     },

@@ -11,7 +11,8 @@ import requests
 from django.conf import settings as django_settings
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from apps.idp import certs, keys, services
+from apps.demo import certs
+from apps.idp import keys, services
 
 (Path(django_settings.BASE_DIR) / "var").mkdir(exist_ok=True)  # the test database's folder
 

@@ -1,11 +1,9 @@
 """Database writes shared by the IdP's commands, admin and tests."""
 
 import secrets
-from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import ResponseType, RSAKey
@@ -121,38 +119,3 @@ def new_es256_pem() -> str:
         serialization.NoEncryption(),
     )
     return pem.decode("ascii")
-
-
-@dataclass(frozen=True)
-class DemoUser:
-    username: str
-    password: str | None  # None: the account existed and we left its password alone
-    created: bool
-
-
-def ensure_demo_user(
-    username: str, *, email: str, password: str | None, fallback_password: str
-) -> DemoUser:
-    """Create the demo end user (a superuser, so it can also sign in to the admin).
-
-    `password` (from DJANGO_SUPERUSER_PASSWORD) is applied whenever given. Without it a
-    new account gets `fallback_password`, and an existing one keeps whatever it has,
-    unless that still is the fallback: nothing a person set by hand is overwritten.
-    """
-    user_model = get_user_model()
-    user = user_model.objects.filter(username=username).first()
-    if user is None:
-        user_model.objects.create_superuser(
-            username=username,
-            email=email,
-            password=password or fallback_password,
-            first_name="Demo",
-            last_name="User",
-        )
-        return DemoUser(username, password or fallback_password, created=True)
-    if password:
-        user.set_password(password)
-        user.save(update_fields=["password"])
-        return DemoUser(username, password, created=False)
-    known = fallback_password if user.check_password(fallback_password) else None
-    return DemoUser(username, known, created=False)

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import RSAKey
 
-from apps.idp import hosts
+from apps.demo import hosts
 
 
 @pytest.fixture
