@@ -155,7 +155,7 @@ def prepare_database(id_token_alg: str = "RS256") -> str:  # noqa: S107 (an algo
     from apps.idp import services
 
     call_command("migrate", interactive=False, verbosity=0)
-    services.ensure_signing_key()
+    services.ensure_signing_keys()
     services.seed_public_client(CLIENT_ID, redirect_uri=REDIRECT_URI, jwt_alg=id_token_alg)
     user, _ = get_user_model().objects.get_or_create(
         username=USERNAME, defaults={"email": "bench@example.com", "first_name": "Bench"}

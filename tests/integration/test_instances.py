@@ -195,7 +195,7 @@ def deployment(django_db_setup, cert_paths, tmp_path_factory) -> Iterator[Deploy
 @pytest.fixture
 def shared(deployment, transactional_db) -> Deployment:
     """The deployment, with a signing key and an empty balancer log, on committed rows."""
-    services.ensure_signing_key()
+    services.ensure_signing_keys()
     deployment.balancer.pin(None)
     deployment.balancer.served.clear()
     return deployment

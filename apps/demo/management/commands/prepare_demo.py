@@ -24,7 +24,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Database ready: {self._database_name()}")
         ca_path = self._certificates()
         self._host_names()
-        idp_services.ensure_signing_key()
+        idp_services.ensure_signing_keys()
         user = self._demo_user()
         call_command("seed_client", stdout=self.stdout)
         client_id = settings.PKCE_CLIENT_ID_FILE.read_text().strip()
