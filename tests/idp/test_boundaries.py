@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import get_commands
 
-from tests.client.test_boundaries import imported_modules, offending
+from tests.client.test_boundaries import imported_modules, offending, package_of
 
 IDP_DIR = Path(__file__).resolve().parents[2] / "apps" / "idp"
 FORBIDDEN = ("apps.demo", "apps.client", "apps.receiver")
@@ -17,11 +17,6 @@ FORBIDDEN = ("apps.demo", "apps.client", "apps.receiver")
 
 def idp_sources() -> list[Path]:
     return sorted(IDP_DIR.rglob("*.py"))
-
-
-def package_of(path: Path) -> str:
-    parts = path.relative_to(IDP_DIR.parents[1]).with_suffix("").parts
-    return ".".join(parts[:-1])
 
 
 def test_the_scan_sees_every_idp_module():
