@@ -151,10 +151,11 @@ def prepare_database(id_token_alg: str = "RS256") -> str:  # noqa: S107 (an algo
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
-    from apps.idp import certs, services
+    from apps.demo import certs
+    from apps.idp import services
 
     call_command("migrate", interactive=False, verbosity=0)
-    services.ensure_signing_key()
+    services.ensure_signing_keys()
     services.seed_public_client(CLIENT_ID, redirect_uri=REDIRECT_URI, jwt_alg=id_token_alg)
     user, _ = get_user_model().objects.get_or_create(
         username=USERNAME, defaults={"email": "bench@example.com", "first_name": "Bench"}

@@ -223,7 +223,7 @@ AUDIT_LOG_FILE = os.environ.get("OIDC_AUDIT_LOG_FILE", "")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "apps.idp.redaction.RedactSecrets"}},
+    "filters": {"redact_secrets": {"()": "config.redaction.RedactSecrets"}},
     "formatters": {"message": {"format": "%(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]},

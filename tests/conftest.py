@@ -11,7 +11,8 @@ import requests
 from django.conf import settings as django_settings
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from apps.idp import certs, keys, services
+from apps.demo import certs
+from apps.idp import keys, services
 
 (Path(django_settings.BASE_DIR) / "var").mkdir(exist_ok=True)  # the test database's folder
 
@@ -80,7 +81,7 @@ def origins(_tls_servers, transactional_db, settings) -> Origins:
     settings.OIDC_ISSUER = _tls_servers.issuer
     settings.RECEIVER_URL = _tls_servers.receiver_url
     settings.CSRF_TRUSTED_ORIGINS = [_tls_servers.idp_url]
-    services.ensure_signing_key()
+    services.ensure_signing_keys()
     return _tls_servers
 
 

@@ -130,6 +130,20 @@ def exchange_code(
     )
 
 
+def redeem(
+    http: requests.Session, idp_url: str, params: dict, answer: dict, verifier: str
+) -> requests.Response:
+    """Exchange the code of `answer`, from the authorization request `params`, with PKCE."""
+    return exchange_code(
+        http,
+        idp_url,
+        code=answer["code"],
+        verifier=verifier,
+        client_id=params["client_id"],
+        redirect_uri=params["redirect_uri"],
+    )
+
+
 def refresh(
     http: requests.Session, idp_url: str, *, refresh_token: str, client_id: str
 ) -> requests.Response:
@@ -151,13 +165,6 @@ def sign_in_for_tokens(
     verifier = pkce.make_verifier()
     params = authorize_params(client_id, redirect_uri, verifier)
     answer = authorization_code(http, idp_url, params, username, password)
-    tokens = exchange_code(
-        http,
-        idp_url,
-        code=answer["code"],
-        verifier=verifier,
-        client_id=client_id,
-        redirect_uri=redirect_uri,
-    )
+    tokens = redeem(http, idp_url, params, answer, verifier)
     assert tokens.status_code == 200, tokens.text
     return tokens.json()

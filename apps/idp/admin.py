@@ -71,5 +71,5 @@ class ECKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: ECKey, form, change: bool) -> None:
         if not obj.key:
-            obj.key = services.new_es256_pem()
+            obj.key = services.new_signing_key_pem("ES256")
         super().save_model(request, obj, form, change)

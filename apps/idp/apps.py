@@ -15,10 +15,12 @@ def create_first_signing_keys(plan=None, **kwargs) -> None:
     from apps.idp import services  # models are not importable before apps are ready
 
     applied = [(m.app_label, m.name) for m, backwards in plan or () if not backwards]
+    needed = []
     if any(app_label == "oidc_provider" for app_label, _ in applied):
-        services.ensure_rsa_key()
+        needed.append("RS256")
     if ES256_KEY_MIGRATION in applied:
-        services.ensure_es256_key()
+        needed.append("ES256")
+    services.ensure_signing_keys(tuple(needed))
 
 
 class IdpConfig(AppConfig):

@@ -1,15 +1,14 @@
 """Database writes shared by the IdP's commands, admin and tests."""
 
 import secrets
-from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import ResponseType, RSAKey
 
+from apps.idp import keys
 from apps.idp.models import ECKey
 
 SEED_CLIENT_NAME = "PKCE command-line client"
@@ -27,6 +26,8 @@ HS256_FOR_PUBLIC_CLIENT = (
 # django-oidc-provider seeds these rows in a data migration; a flushed test database
 # (or a hand-emptied table) loses them, so they are recreated where needed.
 _RESPONSE_TYPE_DESCRIPTIONS = {"code": "code (Authorization Code Flow)"}
+
+SIGNING_KEY_TABLES: dict[str, type[RSAKey] | type[ECKey]] = {"RS256": RSAKey, "ES256": ECKey}
 
 
 class SeedError(ValueError):
@@ -80,79 +81,37 @@ def seed_public_client(
     return oidc_client
 
 
-def ensure_signing_key() -> RSAKey:
-    """Make sure both signing keys exist; return the oldest RSA one (RS256, the default).
+def new_signing_key_pem(alg: str) -> str:
+    """A fresh private key for `alg`, PEM as its table holds it: the one place keys are made.
 
-    The ES256 key is made even if no client uses it yet: the JWKS publishes both, so a client
-    switched to ES256 finds its key there at once.
+    RS256: RSA 2048, PKCS #1 (what the library's `creatersakey` writes). ES256: P-256, PKCS #8.
     """
-    ensure_es256_key()
-    return ensure_rsa_key()
-
-
-def ensure_rsa_key() -> RSAKey:
-    """Return the oldest RSA signing key, creating one (like `creatersakey`) if none exists."""
-    existing = RSAKey.objects.order_by("id").first()
-    if existing:
-        return existing
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if alg == "RS256":
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key_format = serialization.PrivateFormat.TraditionalOpenSSL
+    elif alg == "ES256":
+        private_key = ec.generate_private_key(ec.SECP256R1())
+        key_format = serialization.PrivateFormat.PKCS8
+    else:
+        raise ValueError(f"no signing key kind for {alg!r}: use one of {keys.ALGORITHMS}")
     pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    return RSAKey.objects.create(key=pem.decode("ascii"))
-
-
-def ensure_es256_key() -> ECKey:
-    """Return the oldest ECDSA P-256 signing key (ES256), creating one if none exists."""
-    existing = ECKey.objects.order_by("id").first()
-    if existing:
-        return existing
-    return ECKey.objects.create(key=new_es256_pem())
-
-
-def new_es256_pem() -> str:
-    """A fresh ECDSA P-256 private key, PEM (PKCS #8), as ECKey.key holds it."""
-    private_key = ec.generate_private_key(ec.SECP256R1())
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        serialization.Encoding.PEM, key_format, serialization.NoEncryption()
     )
     return pem.decode("ascii")
 
 
-@dataclass(frozen=True)
-class DemoUser:
-    username: str
-    password: str | None  # None: the account existed and we left its password alone
-    created: bool
+def ensure_signing_keys(
+    algorithms: tuple[str, ...] = keys.ALGORITHMS,
+) -> dict[str, RSAKey | ECKey]:
+    """The oldest signing key of each algorithm (it signs), creating one where none exists.
 
-
-def ensure_demo_user(
-    username: str, *, email: str, password: str | None, fallback_password: str
-) -> DemoUser:
-    """Create the demo end user (a superuser, so it can also sign in to the admin).
-
-    `password` (from DJANGO_SUPERUSER_PASSWORD) is applied whenever given. Without it a
-    new account gets `fallback_password`, and an existing one keeps whatever it has,
-    unless that still is the fallback: nothing a person set by hand is overwritten.
+    Every caller that needs keys to exist comes here: migrate's post_migrate hook,
+    prepare_demo, seed_client and the tests. Both are made by default even if no client uses
+    ES256 yet: the JWKS publishes both, so a client switched to ES256 finds its key at once.
     """
-    user_model = get_user_model()
-    user = user_model.objects.filter(username=username).first()
-    if user is None:
-        user_model.objects.create_superuser(
-            username=username,
-            email=email,
-            password=password or fallback_password,
-            first_name="Demo",
-            last_name="User",
-        )
-        return DemoUser(username, password or fallback_password, created=True)
-    if password:
-        user.set_password(password)
-        user.save(update_fields=["password"])
-        return DemoUser(username, password, created=False)
-    known = fallback_password if user.check_password(fallback_password) else None
-    return DemoUser(username, known, created=False)
+    oldest: dict[str, RSAKey | ECKey] = {}
+    for alg in algorithms:
+        table = SIGNING_KEY_TABLES[alg]
+        existing = table.objects.order_by("id").first()
+        oldest[alg] = existing or table.objects.create(key=new_signing_key_pem(alg))
+    return oldest

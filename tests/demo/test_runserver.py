@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from apps.idp import certs
+from apps.demo import certs
 from tests.ports import free_port
 
 pytestmark = pytest.mark.integration

@@ -44,7 +44,8 @@ def idp(db, signing_key_pem, settings) -> Client:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
     RSAKey.objects.exclude(key=signing_key_pem).delete()  # the one migrate made
     RSAKey.objects.get_or_create(key=signing_key_pem)
-    services.ensure_es256_key()  # a flush by an earlier transactional test removed migrate's
+    # a flush by an earlier transactional test removed migrate's
+    services.ensure_signing_keys(("ES256",))
     return Client(HTTP_HOST=IDP_HOST, **{"wsgi.url_scheme": "https"})
 
 

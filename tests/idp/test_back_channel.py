@@ -58,16 +58,21 @@ def test_the_jwks_publishes_an_rs256_and_an_es256_key(idp):
     assert len({key["kid"] for key in published}) == 2
 
 
+def add_confidential_client(client_id: str, secret: str, jwt_alg: str, **extra) -> OIDCClient:
+    return OIDCClient.objects.create(
+        name=client_id,
+        client_id=client_id,
+        client_type="confidential",
+        client_secret=secret,
+        jwt_alg=jwt_alg,
+        _redirect_uris=REDIRECT_URI,
+        **extra,
+    )
+
+
 def add_confidential_hs256_client() -> OIDCClient:
     """A client that can get HS256: confidential, with a secret to sign with."""
-    return OIDCClient.objects.create(
-        name="legacy",
-        client_id="legacy",
-        client_type="confidential",
-        client_secret="x" * 32,
-        jwt_alg="HS256",
-        _redirect_uris=REDIRECT_URI,
-    )
+    return add_confidential_client("legacy", "x" * 32, "HS256")
 
 
 def test_discovery_names_hs256_only_while_a_confidential_client_can_use_it(idp, public_client):
@@ -126,15 +131,7 @@ def test_userinfo_refuses_a_token_in_the_query_string(idp, public_client, person
 
 
 def test_userinfo_with_a_client_credentials_token_is_an_error_not_a_500(idp):
-    confidential = OIDCClient.objects.create(
-        name="machine",
-        client_id="machine",
-        client_type="confidential",
-        client_secret="y" * 32,
-        jwt_alg="RS256",
-        _redirect_uris=REDIRECT_URI,
-        _scope="openid email",
-    )
+    confidential = add_confidential_client("machine", "y" * 32, "RS256", _scope="openid email")
     answer = idp.post(
         "/oidc/token",
         {"grant_type": "client_credentials", "client_id": "machine", "client_secret": "y" * 32},

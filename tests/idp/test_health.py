@@ -22,7 +22,7 @@ def test_healthz_answers_ok_without_the_database(client, idp_host):
 
 
 def test_readyz_is_ok_with_a_database_and_a_signing_key(client, idp_host, db):
-    services.ensure_signing_key()
+    services.ensure_signing_keys()
     response = client.get("/readyz", **idp_host)
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
@@ -37,7 +37,7 @@ def test_readyz_fails_without_a_signing_key(client, idp_host, db):
 
 
 def test_readyz_fails_when_the_database_does_not_answer(client, idp_host, db, monkeypatch):
-    services.ensure_signing_key()
+    services.ensure_signing_keys()
 
     class DatabaseDown:
         def cursor(self):

@@ -32,7 +32,7 @@ def rsa_jwks() -> list[dict]:
 
 
 def test_jwks_is_the_one_the_library_serves_plus_the_es256_key(db):
-    services.ensure_signing_key()
+    services.ensure_signing_keys()
     library = JwksView.as_view()(RequestFactory().get("/oidc/jwks"))
     assert rsa_jwks() == json.loads(library.content)["keys"]
     es256 = [key for key in keys.jwks()["keys"] if key["kty"] == "EC"]
@@ -44,7 +44,7 @@ def test_jwks_is_the_one_the_library_serves_plus_the_es256_key(db):
 def test_keys_are_parsed_once_while_the_tables_are_unchanged(db, parse_count):
     RSAKey.objects.all().delete()  # migrate's keys may be cached by an earlier test
     ECKey.objects.all().delete()
-    services.ensure_signing_key()
+    services.ensure_signing_keys()
     first = keys.signing_keys()
     assert keys.signing_keys() == first
     assert keys.signing_keys("ES256") == keys.signing_keys("ES256")
@@ -53,7 +53,7 @@ def test_keys_are_parsed_once_while_the_tables_are_unchanged(db, parse_count):
 
 
 def test_a_key_saved_in_this_process_is_seen_on_the_next_call(db):
-    first = services.ensure_signing_key()
+    first = services.ensure_signing_keys()["RS256"]
     assert [key.kid for key in keys.signing_keys()] == [first.kid]
     RSAKey.objects.create(key=keys_pem())
     assert len(rsa_jwks()) == 2
@@ -62,7 +62,7 @@ def test_a_key_saved_in_this_process_is_seen_on_the_next_call(db):
 
 
 def test_a_key_added_on_another_instance_is_seen_within_the_ttl(db, settings, monkeypatch):
-    first = services.ensure_signing_key()
+    first = services.ensure_signing_keys()["RS256"]
     assert len(rsa_jwks()) == 1
     RSAKey.objects.bulk_create([RSAKey(key=keys_pem())])  # no signal here, as elsewhere
     assert len(rsa_jwks()) == 1  # the table is not read on every call
@@ -74,7 +74,7 @@ def test_a_key_added_on_another_instance_is_seen_within_the_ttl(db, settings, mo
 
 
 def test_id_tokens_are_signed_with_the_oldest_key(db):
-    first = services.ensure_signing_key()
+    first = services.ensure_signing_keys()["RS256"]
     RSAKey.objects.create(key=keys_pem())
     token = keys.sign({"sub": "1"}, "RS256")
     assert jwt.get_unverified_header(token)["kid"] == first.kid
@@ -83,7 +83,7 @@ def test_id_tokens_are_signed_with_the_oldest_key(db):
 
 
 def test_es256_tokens_are_signed_with_the_oldest_ec_key_and_verify_against_the_jwks(db):
-    first = services.ensure_es256_key()
+    first = services.ensure_signing_keys(("ES256",))["ES256"]
     ECKey.objects.create(key=ec_pem(ec.generate_private_key(ec.SECP256R1())))
     token = keys.sign({"sub": "1"}, "ES256")
     header = jwt.get_unverified_header(token)
@@ -98,7 +98,7 @@ def test_es256_tokens_are_signed_with_the_oldest_ec_key_and_verify_against_the_j
 
 
 def test_an_ec_key_saved_here_or_added_elsewhere_is_seen_like_an_rsa_key(db, settings, monkeypatch):
-    first = services.ensure_es256_key()
+    first = services.ensure_signing_keys(("ES256",))["ES256"]
     assert len(keys.signing_keys("ES256")) == 1
     ECKey.objects.create(key=ec_pem(ec.generate_private_key(ec.SECP256R1())))
     assert len(keys.signing_keys("ES256")) == 2  # post_save dropped the cache
@@ -148,7 +148,7 @@ def keys_pem() -> str:
 
 
 def test_jwks_endpoint_serves_the_cached_set(client, db, settings):
-    services.ensure_signing_key()
+    services.ensure_signing_keys()
     host = settings.SITE_URL.split("//", 1)[1]
     answer = client.get("/oidc/jwks", HTTP_HOST=host, secure=True)
     assert answer.status_code == 200

@@ -41,10 +41,15 @@ def test_openid_is_always_allowed_and_unsupported_admin_scopes_are_not():
     assert policy.allowed_scopes(["email", "phone"]) == {"openid", "email"}
 
 
+def rebuilt_query(location: str, registered: str, state: str) -> dict[str, list[str]]:
+    """The query of the redirect authorization_response rebuilds (no error description)."""
+    rebuilt = policy.authorization_response(location, registered, ISSUER, state, None)
+    return parse_qs(urlsplit(rebuilt).query)
+
+
 def test_success_redirect_gets_iss():
     location = f"{REDIRECT_URI}?code=abc&state=xyz"
-    rebuilt = policy.authorization_response(location, REDIRECT_URI, ISSUER, "xyz", None)
-    assert parse_qs(urlsplit(rebuilt).query) == {
+    assert rebuilt_query(location, REDIRECT_URI, "xyz") == {
         "code": ["abc"],
         "state": ["xyz"],
         "iss": [ISSUER],
@@ -67,8 +72,7 @@ def test_error_redirect_is_rebuilt_so_state_cannot_inject_parameters():
 def test_redirect_uri_query_is_kept_on_errors():
     registered = "https://mysrv.local:8444/cb?tenant=1"
     location = f"{registered}?error=invalid_request&error_description=x"
-    rebuilt = policy.authorization_response(location, registered, ISSUER, "", None)
-    assert parse_qs(urlsplit(rebuilt).query) == {
+    assert rebuilt_query(location, registered, "") == {
         "tenant": ["1"],
         "error": ["invalid_request"],
         "iss": [ISSUER],

@@ -19,7 +19,8 @@ from oidc_provider.models import Token
 
 from apps.client import oidc, pkce
 from apps.client.management.commands.pkce_client import Command
-from apps.idp import certs, keys
+from apps.demo import certs
+from apps.idp import keys
 from tests import flows
 from tests.conftest import END_USER_PASSWORD
 

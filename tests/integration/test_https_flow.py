@@ -38,14 +38,7 @@ def test_sign_in_and_consent_send_a_code_to_the_receiver(origins, https, seed_cl
     assert page.status_code == 200
     assert f'id="code">{answer["code"]}<' in page.text
 
-    tokens = flows.exchange_code(
-        https,
-        origins.idp_url,
-        code=answer["code"],
-        verifier=verifier,
-        client_id=seed_client.client_id,
-        redirect_uri=origins.receiver_url,
-    )
+    tokens = flows.redeem(https, origins.idp_url, params, answer, verifier)
     assert tokens.status_code == 200, tokens.text
     assert {"access_token", "id_token", "refresh_token"} <= tokens.json().keys()
 

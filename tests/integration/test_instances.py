@@ -246,7 +246,7 @@ def deployment(django_db_setup, cert_paths, tmp_path_factory) -> Iterator[Deploy
 @pytest.fixture
 def shared(deployment, transactional_db) -> Deployment:
     """The deployment, with a signing key and an empty balancer log, on committed rows."""
-    services.ensure_signing_key()
+    services.ensure_signing_keys()
     deployment.balancer.pin(None)
     deployment.balancer.served.clear()
     deployment.balancer.out.clear()
@@ -300,14 +300,7 @@ def test_session_and_grant_started_on_one_instance_continue_on_the_other(
         served_before = len(balancer.served)
         answer = flows.consent(http, shared.public_url, params)
         assert answer["code"] and answer["state"] == "state-123"
-        tokens = flows.exchange_code(
-            http,
-            shared.public_url,
-            code=answer["code"],
-            verifier=verifier,
-            client_id=oidc_client.client_id,
-            redirect_uri=REDIRECT_URI,
-        )
+        tokens = flows.redeem(http, shared.public_url, params, answer, verifier)
         assert tokens.status_code == 200, tokens.text
         assert set(balancer.served[served_before:]) == {"B"}
 

@@ -15,7 +15,7 @@ from django.core.servers.basehttp import get_internal_wsgi_application
 from django.utils import autoreload
 
 from apps.demo import devserver
-from apps.idp.certs import CertPaths
+from apps.demo.certs import CertPaths
 
 LOOPBACK = "127.0.0.1"  # a demo IdP with a known password stays off the network
 LOOPBACK_IPV6 = "::1"

@@ -34,7 +34,7 @@ class Command(BaseCommand):
             )
         except services.SeedError as exc:
             raise CommandError(f"Refusing --alg {alg}: {exc}") from exc
-        services.ensure_signing_key()  # RS256 and ES256 need one each; done once
+        services.ensure_signing_keys()  # RS256 and ES256 need one each; done once
         id_file.parent.mkdir(parents=True, exist_ok=True)
         id_file.write_text(oidc_client.client_id + "\n")
         self.stdout.write(

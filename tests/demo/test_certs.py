@@ -6,7 +6,7 @@ import subprocess
 import pytest
 from cryptography import x509
 
-from apps.idp import certs
+from apps.demo import certs
 
 
 def test_certificates_are_created_once(tmp_path):

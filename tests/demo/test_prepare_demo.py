@@ -1,3 +1,5 @@
+import functools
+import socket
 from io import StringIO
 from pathlib import Path
 
@@ -7,7 +9,7 @@ from django.core.management import CommandError, call_command
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import RSAKey
 
-from apps.idp import hosts
+from apps.demo import hosts
 
 
 @pytest.fixture
@@ -111,6 +113,44 @@ def test_unresolved_skips_ip_literals(monkeypatch):
     assert hosts.unresolved(["127.0.0.1", "::1", "idp.local"]) == ["idp.local"]
 
 
-def test_localhost_resolves_to_loopback():
-    assert hosts.resolves_to_loopback("localhost")
-    assert not hosts.resolves_to_loopback("no-such-host.invalid")
+def resolver(*addresses: str):
+    """A getaddrinfo that answers `addresses` for every name, or fails as for an unknown one."""
+
+    def getaddrinfo(host, port):
+        if not addresses:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 0)) for address in addresses]
+
+    return getaddrinfo
+
+
+@pytest.mark.parametrize(
+    ("addresses", "loopback"),
+    [
+        (("127.0.0.1",), True),
+        (("127.0.1.1", "::1"), True),
+        (("127.0.0.1", "192.0.2.7"), False),  # one answer elsewhere: a browser may pick it
+        (("192.0.2.7",), False),
+        ((), False),  # the name is unknown
+    ],
+)
+def test_a_name_counts_as_local_only_when_every_address_is_loopback(addresses, loopback):
+    assert hosts.resolves_to_loopback("idp.local", getaddrinfo=resolver(*addresses)) is loopback
+
+
+def test_prepare_demo_adds_a_name_that_resolves_to_another_machine(db, demo_files, monkeypatch):
+    elsewhere = functools.partial(hosts.resolves_to_loopback, getaddrinfo=resolver("192.0.2.7"))
+    monkeypatch.setattr(hosts, "resolves_to_loopback", elsewhere)
+    output = prepare()
+    assert "127.0.0.1 idp.local mysrv.local" in Path(hosts.HOSTS_FILE).read_text()
+    assert "Added to" in output
+
+
+def test_prepare_demo_leaves_the_hosts_file_alone_when_the_names_are_local(
+    db, demo_files, monkeypatch
+):
+    here = functools.partial(hosts.resolves_to_loopback, getaddrinfo=resolver("127.0.0.1"))
+    monkeypatch.setattr(hosts, "resolves_to_loopback", here)
+    output = prepare()
+    assert Path(hosts.HOSTS_FILE).read_text() == "127.0.0.1 localhost\n"
+    assert "Added to" not in output

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.idp import certs, hosts, services
+from apps.demo import certs, hosts, services
+from apps.idp import services as idp_services
 
 LOCALHOST_MODE = (
     "OIDC_SITE_URL=https://localhost:8443 RECEIVER_URL=https://127.0.0.1:8444/ make demo"
@@ -23,7 +24,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Database ready: {self._database_name()}")
         ca_path = self._certificates()
         self._host_names()
-        services.ensure_signing_key()
+        idp_services.ensure_signing_keys()
         user = self._demo_user()
         call_command("seed_client", stdout=self.stdout)
         client_id = settings.PKCE_CLIENT_ID_FILE.read_text().strip()

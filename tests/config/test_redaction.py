@@ -7,7 +7,7 @@ import sys
 import pytest
 from oidc_provider.models import Client as OIDCClient
 
-from apps.idp.redaction import MASK, RedactSecrets, redact
+from config.redaction import MASK, RedactSecrets, redact
 from tests.idp.oauth import authorize, exchange, refresh
 
 HEX = "0123456789abcdef0123456789abcdef"

@@ -2,15 +2,22 @@
 
 import ipaddress
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 HOSTS_FILE = Path("/etc/hosts")
 MARKER = "# added by idp-demo (make demo)"
 
 
-def resolves_to_loopback(hostname: str) -> bool:
+def resolves_to_loopback(
+    hostname: str, getaddrinfo: Callable[..., list] = socket.getaddrinfo
+) -> bool:
+    """True when every address `hostname` resolves to is this machine's (none: False).
+
+    `getaddrinfo` is the resolver, replaceable so the decision can be tested on its own.
+    """
     try:
-        infos = socket.getaddrinfo(hostname, None)
+        infos = getaddrinfo(hostname, None)
     except socket.gaierror:
         return False
     return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
