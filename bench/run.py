@@ -184,6 +184,7 @@ def serving(args: argparse.Namespace) -> Iterator[subprocess.Popen]:
         f"--ssl-keyfile={settings.CERTS_DIR / 'server-key.pem'}",
         "--log-config=config/granian-logging.json",
         "--workers-kill-timeout=5",
+        "--respawn-failed-workers",
     ]
     log = RESULTS_DIR / "server.log"
     metrics_dir = RESULTS_DIR / "metrics"  # counted across workers, as under make serve

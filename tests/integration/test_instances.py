@@ -11,25 +11,22 @@ import os
 import secrets
 import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import cycle
 from pathlib import Path
-from urllib.parse import quote
 
 import jwt
 import pytest
 import requests
 from django.conf import settings
-from django.db import connection
 
 from apps.client import pkce
 from apps.idp import services
 from tests import flows
+from tests import instances as granian
 from tests.conftest import END_USER_PASSWORD
 from tests.ports import free_port
 
@@ -43,22 +40,7 @@ pytestmark = [
 ]
 
 REDIRECT_URI = "https://127.0.0.1:9/"  # registered, never followed: the test reads Location
-START_TIMEOUT_SECONDS = 30
 CONCURRENT_REFRESHES = 8
-
-
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while chunk := source.recv(65536):
-            sink.sendall(chunk)
-    except OSError:
-        pass  # the other direction closed both sockets
-    finally:
-        for sock in (source, sink):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 @dataclass
@@ -106,8 +88,7 @@ class Balancer:
                     continue
                 self.served.append(name)
             upstream = socket.create_connection(("127.0.0.1", self.backends[name]))
-            threading.Thread(target=_pipe, args=(downstream, upstream), daemon=True).start()
-            threading.Thread(target=_pipe, args=(upstream, downstream), daemon=True).start()
+            granian.splice(downstream, upstream)
 
     def check_health(self) -> None:
         for name, port in self.backends.items():
@@ -142,17 +123,11 @@ class Instances:
 
     def start(self, name: str) -> None:
         log = self.logs / f"{name}.log"
-        self.processes[name] = _start_instance(name, self.ports[name], self.env, log)
-        _wait_until_serving(self.ports[name], self.env["CA_FILE"], self.processes[name], log)
+        self.processes[name] = granian.start_instance(self.ports[name], self.env, log)
+        granian.wait_until_serving(self.ports[name], self.env["CA_FILE"], self.processes[name], log)
 
     def stop(self, name: str) -> None:
-        process = self.processes.pop(name)
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        granian.stop(self.processes.pop(name))
 
 
 @dataclass(frozen=True)
@@ -167,51 +142,6 @@ class Deployment:
         return f"{self.public_url}/oidc"
 
 
-def _test_database_url() -> str:
-    db = connection.settings_dict  # the test database pytest-django created
-    user = quote(db["USER"], safe="")
-    password = quote(db["PASSWORD"], safe="")
-    return f"postgres://{user}:{password}@{db['HOST']}:{db['PORT']}/{quote(db['NAME'])}"
-
-
-def _start_instance(name: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "granian",
-        "config.wsgi:application",
-        "--interface=wsgi",
-        "--no-ws",
-        "--host=127.0.0.1",
-        f"--port={port}",
-        f"--ssl-certificate={env['SERVER_CERT']}",
-        f"--ssl-keyfile={env['SERVER_KEY']}",
-        "--workers=2",
-        "--blocking-threads=4",
-        "--workers-kill-timeout=5",
-    ]
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-def _wait_until_serving(port: int, ca_file: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"instance {port} exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            # Any HTTP answer means a worker is up (404 here: not the public Host).
-            requests.get(f"https://localhost:{port}/", verify=ca_file, timeout=2)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    pytest.fail(
-        f"instance on {port} did not answer in {START_TIMEOUT_SECONDS}s:\n{log.read_text()}"
-    )
-
-
 @pytest.fixture(scope="module")
 def deployment(django_db_setup, cert_paths, tmp_path_factory) -> Iterator[Deployment]:
     ports = {"A": free_port(), "B": free_port()}
@@ -220,7 +150,7 @@ def deployment(django_db_setup, cert_paths, tmp_path_factory) -> Iterator[Deploy
     public_url = f"https://{balancer.public_host}"
     env = {
         **os.environ,
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": granian.test_database_url(),
         "OIDC_SITE_URL": public_url,  # the same issuer on both: the balancer's origin
         "RECEIVER_URL": REDIRECT_URI,
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),  # shared: sessions, CSRF cookies
