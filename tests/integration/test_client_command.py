@@ -17,7 +17,7 @@ import requests
 from django.core.management import CommandError, call_command
 from oidc_provider.models import Token
 
-from apps.client import oidc, pkce
+from apps.client import id_token, oidc, pkce
 from apps.client.management.commands.pkce_client import Command
 from apps.idp import certs, keys
 from tests import flows
@@ -161,7 +161,7 @@ def test_output_never_shows_a_whole_token_or_code(
 
     monkeypatch.setattr(oidc, "refresh", remember)
     out, _ = run_client(origins, monkeypatch, "--interval", "0.01", "--max-refreshes", "1")
-    assert seen and all(oidc.fingerprint(token) in out for token in seen)  # a tag is shown...
+    assert seen and all(oidc.token_tag(token) in out for token in seen)  # a tag is shown...
     assert not any(token[:6] in out for token in seen)  # ...never the token, nor its start
     public = re.sub(r"\(kid \w+\)", "", out)  # the signing key's id is public (JWKS)
     assert not re.search(r"[0-9a-f]{20,}", public)  # no code or token of this IdP's shape
@@ -229,7 +229,7 @@ def test_an_id_token_whose_kid_names_a_key_of_another_type_is_refused(
     es256_kid = keys.signing_keys("ES256")[0].kid
     rsa_only = [key for key in keys.jwks()["keys"] if key["kty"] == "RSA"]
     relabelled = {"keys": [{**rsa_only[0], "kid": es256_kid, "alg": "RS256"}]}
-    monkeypatch.setattr(oidc, "fetch_jwks", lambda http, provider: relabelled)
+    monkeypatch.setattr(id_token, "fetch_jwks", lambda http, provider: relabelled)
     with pytest.raises(CommandError, match="alg check failed: the token says ES256, but its key"):
         run_client(origins, monkeypatch, "--max-refreshes", "0")
 

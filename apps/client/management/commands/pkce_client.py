@@ -229,9 +229,9 @@ class Command(BaseCommand):
         except oidc.OIDCError as exc:
             raise CommandError(f"Sign-in failed: {exc}") from exc
         self.say(
-            f"Tokens received: access token {oidc.fingerprint(tokens.access_token)} "
+            f"Tokens received: access token {oidc.token_tag(tokens.access_token)} "
             f"({_when(tokens.expires_at, time.time())}), "
-            f"refresh token {oidc.fingerprint(tokens.refresh_token)}, ID token.",
+            f"refresh token {oidc.token_tag(tokens.refresh_token)}, ID token.",
             self.style.SUCCESS,
         )
         return _Session(
@@ -393,7 +393,7 @@ class Command(BaseCommand):
             elif name in TIME_CLAIMS and isinstance(value, int | float):
                 text = datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             else:
-                text = oidc.printable(str(value))
+                text = oidc.to_printable(str(value))
             self.say(f"  {name.ljust(width)}{text}")
         if len(shown) < len(claims):
             self.say(f"  ({len(claims) - len(shown)} empty claims not shown)")
@@ -442,14 +442,14 @@ class Command(BaseCommand):
         )
         session.refreshes += 1
         if tokens.refresh_token != old:
-            rotated = f"rotated {oidc.fingerprint(old)} -> {oidc.fingerprint(tokens.refresh_token)}"
+            rotated = f"rotated {oidc.token_tag(old)} -> {oidc.token_tag(tokens.refresh_token)}"
         else:
-            rotated = f"NOT rotated (still {oidc.fingerprint(old)})"
+            rotated = f"NOT rotated (still {oidc.token_tag(old)})"
         now = time.time()
-        who = oidc.printable(str(claims.get("preferred_username") or claims.get("name") or ""))
+        who = oidc.to_printable(str(claims.get("preferred_username") or claims.get("name") or ""))
         self.say(
             f"{_time_of_day()} refresh {session.refreshes}: access token "
-            f"{oidc.fingerprint(tokens.access_token)} {_when(tokens.expires_at, now)}; "
+            f"{oidc.token_tag(tokens.access_token)} {_when(tokens.expires_at, now)}; "
             f"refresh token {rotated}; userinfo OK ({who or 'sub ' + session.sub})"
         )
 
@@ -491,7 +491,7 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stderr.write("Interrupted again: the refresh token was not revoked.")
         else:
-            self.say(f"Refresh token {oidc.fingerprint(token)} revoked at {endpoint} (RFC 7009).")
+            self.say(f"Refresh token {oidc.token_tag(token)} revoked at {endpoint} (RFC 7009).")
 
 
 def _sentence(text: str) -> str:
