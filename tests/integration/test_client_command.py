@@ -29,7 +29,7 @@ AUTHORIZATION_URL = re.compile(r"^  (https://\S+/authorize\?\S+)$", re.MULTILINE
 
 
 class Person:
-    """Stdin for the command: answers the prompt the way someone at a browser would."""
+    """The command's line reader: answers the prompt the way someone at a browser would."""
 
     def __init__(self, stdout: StringIO, origins, *, allow=True, paste="url", lines=()):
         self.stdout = stdout
@@ -64,22 +64,24 @@ def run_client(origins, monkeypatch, *args, person=None, **person_options):
     stdout, stderr = StringIO(), StringIO()
     person = person or Person(stdout, origins, **person_options)
     person.stdout = stdout
-    monkeypatch.setattr("sys.stdin", person)
+    monkeypatch.setattr(Command, "read_line", staticmethod(person.readline))
     call_command(
         "pkce_client",
-        "--issuer",
-        origins.issuer,
-        "--client-id",
-        "test-cli",
-        "--redirect-uri",
-        origins.receiver_url,
-        "--ca-file",
-        origins.ca_file,
+        *flows.client_flags(origins),
         *args,
         stdout=stdout,
         stderr=stderr,
     )
     return stdout.getvalue(), stderr.getvalue()
+
+
+def answer_to_another_sign_in(origins) -> dict[str, str]:
+    """What the receiver got for a sign-in this command did not start (its own verifier)."""
+    with requests.Session() as http:
+        http.trust_env = False
+        http.verify = origins.ca_file
+        params = flows.authorize_params("test-cli", origins.receiver_url, pkce.make_verifier())
+        return flows.authorization_code(http, origins.idp_url, params, "alice", END_USER_PASSWORD)
 
 
 def client_tokens():
@@ -188,13 +190,7 @@ def test_denied_consent_is_reported_as_access_denied(origins, seed_client, end_u
 def test_response_from_another_sign_in_is_refused_as_state_mismatch(
     origins, seed_client, end_user, monkeypatch
 ):
-    with requests.Session() as http:
-        http.trust_env = False
-        http.verify = origins.ca_file
-        other_flow = flows.authorize_params("test-cli", origins.receiver_url, pkce.make_verifier())
-        answer = flows.authorization_code(
-            http, origins.idp_url, other_flow, "alice", END_USER_PASSWORD
-        )
+    answer = answer_to_another_sign_in(origins)
     pasted = f"{origins.receiver_url}?{urlencode(answer)}\n"
     with pytest.raises(CommandError, match="state mismatch"):
         run_client(origins, monkeypatch, lines=[pasted])
@@ -252,11 +248,7 @@ def test_garbage_in_code_option_is_a_clear_error(origins, seed_client, monkeypat
 def test_code_bound_to_another_verifier_shows_the_idps_error(
     origins, seed_client, end_user, monkeypatch
 ):
-    with requests.Session() as http:
-        http.trust_env = False
-        http.verify = origins.ca_file
-        params = flows.authorize_params("test-cli", origins.receiver_url, pkce.make_verifier())
-        answer = flows.authorization_code(http, origins.idp_url, params, "alice", END_USER_PASSWORD)
+    answer = answer_to_another_sign_in(origins)
     with pytest.raises(CommandError, match=r"Sign-in failed: the token endpoint answered invalid_"):
         run_client(origins, monkeypatch, "--code", answer["code"])
 
