@@ -7,15 +7,9 @@ from apps.client.refresh_loop import RefreshLoop, retrying
 from apps.client.session import ClientSession, Clock
 from tests.client.stubs import StubHTTP, response
 from tests.client.terminals import RecordingTerminal
+from tests.client.test_oidc import META
 
-ISSUER = "https://idp.example/oidc"
-PROVIDER = oidc.Provider(
-    issuer=ISSUER,
-    authorization_endpoint=f"{ISSUER}/authorize",
-    token_endpoint=f"{ISSUER}/token",
-    userinfo_endpoint=f"{ISSUER}/userinfo",
-    jwks_uri=f"{ISSUER}/jwks",
-)
+PROVIDER = oidc.Provider(**META)  # no revocation endpoint
 RP = oidc.RelyingParty(client_id="cli-1", redirect_uri="https://rp.example/")
 USERINFO = response(200, {"sub": "alice-1", "preferred_username": "alice"})
 

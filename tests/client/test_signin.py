@@ -9,15 +9,8 @@ from apps.client.errors import ClientAbort
 from apps.client.signin import PASTE_ATTEMPTS, PasteSignIn, SignedIn, sign_in
 from tests.client.stubs import StubHTTP, response
 from tests.client.terminals import RecordingTerminal
+from tests.client.test_oidc import ISSUER, META
 
-ISSUER = "https://idp.example/oidc"
-META = {
-    "issuer": ISSUER,
-    "authorization_endpoint": f"{ISSUER}/authorize",
-    "token_endpoint": f"{ISSUER}/token",
-    "userinfo_endpoint": f"{ISSUER}/userinfo",
-    "jwks_uri": f"{ISSUER}/jwks",
-}
 PROVIDER = oidc.Provider(**META)
 RP = oidc.RelyingParty(client_id="cli-1", redirect_uri="https://rp.example/")
 TOKENS = {"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": "x.y.z"}
