@@ -168,3 +168,17 @@ def sign_in_for_tokens(
     tokens = redeem(http, idp_url, params, answer, verifier)
     assert tokens.status_code == 200, tokens.text
     return tokens.json()
+
+
+def client_flags(origins, client_id: str = "test-cli") -> list[str]:
+    """The pkce_client flags that point it at the test servers as `client_id`."""
+    return [
+        "--issuer",
+        origins.issuer,
+        "--client-id",
+        client_id,
+        "--redirect-uri",
+        origins.receiver_url,
+        "--ca-file",
+        origins.ca_file,
+    ]

@@ -8,8 +8,27 @@ import pytest
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "apps" / "client"
 # The IdP's code, its library and the database are off limits to every client module.
 FORBIDDEN = ("oidc_provider", "apps.idp", "apps.receiver", "django.db", "django.contrib.auth")
-# The protocol modules are plain Python: no Django at all, settings included.
-PURE_MODULES = ("pkce.py", "oidc.py", "schedule.py")
+# The protocol modules, and the client's run below the command, are plain Python: no Django
+# at all, settings included. Only apps.py and the command (the edge) may import it.
+PURE_MODULES = (
+    "pkce.py",
+    "oidc.py",
+    "schedule.py",
+    "text.py",
+    "errors.py",
+    "transport.py",
+    "discovery.py",
+    "authorization.py",
+    "tokens.py",
+    "id_token.py",
+    "session.py",
+    "signin.py",
+    "refresh_loop.py",
+    "run.py",
+    "terminal.py",
+    "signals.py",
+)
+DJANGO_EDGES = ("apps.py", "pkce_client.py")
 
 
 def imported_modules(source: str, package: str) -> set[str]:
@@ -51,6 +70,11 @@ def package_of(path: Path) -> str:
 def test_the_scan_sees_every_client_module():
     names = {path.name for path in client_sources()}
     assert {"oidc.py", "pkce.py", "schedule.py", "pkce_client.py"} <= names
+
+
+def test_every_client_module_is_pure_or_a_named_edge():
+    names = {path.name for path in client_sources() if path.name != "__init__.py"}
+    assert names == set(PURE_MODULES) | set(DJANGO_EDGES)
 
 
 @pytest.mark.parametrize("path", client_sources(), ids=lambda path: path.name)

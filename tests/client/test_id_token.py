@@ -271,3 +271,39 @@ def test_at_hash_binds_the_access_token():
     with pytest.raises(oidc.IDTokenError, match="at_hash check failed"):
         oidc.check_at_hash({"at_hash": at_hash}, access_token="access-2", alg="RS256")
     oidc.check_at_hash({"at_hash": at_hash}, access_token="access-1", alg="ES256")  # SHA-256 too
+
+
+# --- all of it at once: what the client calls
+
+
+def validate(token: str, jwks_key, **options) -> oidc.VerifiedToken:
+    http = StubHTTP({("GET", PROVIDER.jwks_uri): response(200, {"keys": [jwk(jwks_key, "key-1")]})})
+    arguments = {
+        "issuer": PROVIDER.issuer,
+        "client_id": "cli-1",
+        "nonce": "nonce-1",
+        "access_token": "access-1",
+        "now": NOW,
+        **options,
+    }
+    return oidc.validate_id_token(token, oidc.SigningKeys(http, PROVIDER), **arguments)
+
+
+def test_validate_id_token_checks_signature_claims_and_at_hash(key):
+    digest = hashlib.sha256(b"access-1").digest()[:16]
+    at_hash = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    verified = validate(sign({**CLAIMS, "at_hash": at_hash}, key), key)
+    assert verified.claims["sub"] == "7" and verified.alg == "RS256"
+    with pytest.raises(oidc.IDTokenError, match="signature check failed"):
+        validate(sign(CLAIMS, new_key()), key)
+    with pytest.raises(oidc.IDTokenError, match="nonce check failed"):
+        validate(sign(CLAIMS, key), key, nonce="another")
+    with pytest.raises(oidc.IDTokenError, match="at_hash check failed"):
+        validate(sign({**CLAIMS, "at_hash": at_hash}, key), key, access_token="access-2")
+
+
+def test_validate_id_token_after_a_refresh_keeps_the_sub(key):
+    refreshed = {name: value for name, value in CLAIMS.items() if name != "nonce"}
+    assert validate(sign(refreshed, key), key, nonce_required=False, sub="7")
+    with pytest.raises(oidc.IDTokenError, match="sub check failed"):
+        validate(sign(refreshed, key), key, nonce_required=False, sub="8")

@@ -370,7 +370,7 @@ def test_short_shows_a_prefix_only():
 
 def test_fingerprint_tells_apart_tokens_of_one_family_and_hides_them():
     first, second = "family01.secret-one-abcdef", "family01.secret-two-abcdef"
-    assert oidc.fingerprint(first) != oidc.fingerprint(second)
-    assert oidc.fingerprint(first) == oidc.fingerprint(first)
-    assert "family01" not in oidc.fingerprint(first)
-    assert oidc.fingerprint(None) == "(none)"
+    assert oidc.token_tag(first) != oidc.token_tag(second)
+    assert oidc.token_tag(first) == oidc.token_tag(first)
+    assert "family01" not in oidc.token_tag(first)
+    assert oidc.token_tag(None) == "(none)"

@@ -23,6 +23,7 @@ from django.conf import settings
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 
+from tests import flows
 from tests.conftest import END_USER_PASSWORD
 from tests.integration.conftest import VIEWPORT
 
@@ -116,14 +117,7 @@ class Client:
             sys.executable,
             "manage.py",
             "pkce_client",
-            "--issuer",
-            origins.issuer,
-            "--client-id",
-            "test-cli",
-            "--redirect-uri",
-            origins.receiver_url,
-            "--ca-file",
-            origins.ca_file,
+            *flows.client_flags(origins),
             *args,
         ]
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1"}

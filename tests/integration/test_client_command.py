@@ -17,7 +17,7 @@ import requests
 from django.core.management import CommandError, call_command
 from oidc_provider.models import Token
 
-from apps.client import oidc, pkce
+from apps.client import id_token, oidc, pkce
 from apps.client.management.commands.pkce_client import Command
 from apps.demo import certs
 from apps.idp import keys
@@ -30,7 +30,7 @@ AUTHORIZATION_URL = re.compile(r"^  (https://\S+/authorize\?\S+)$", re.MULTILINE
 
 
 class Person:
-    """Stdin for the command: answers the prompt the way someone at a browser would."""
+    """The command's line reader: answers the prompt the way someone at a browser would."""
 
     def __init__(self, stdout: StringIO, origins, *, allow=True, paste="url", lines=()):
         self.stdout = stdout
@@ -65,22 +65,24 @@ def run_client(origins, monkeypatch, *args, person=None, **person_options):
     stdout, stderr = StringIO(), StringIO()
     person = person or Person(stdout, origins, **person_options)
     person.stdout = stdout
-    monkeypatch.setattr("sys.stdin", person)
+    monkeypatch.setattr(Command, "read_line", staticmethod(person.readline))
     call_command(
         "pkce_client",
-        "--issuer",
-        origins.issuer,
-        "--client-id",
-        "test-cli",
-        "--redirect-uri",
-        origins.receiver_url,
-        "--ca-file",
-        origins.ca_file,
+        *flows.client_flags(origins),
         *args,
         stdout=stdout,
         stderr=stderr,
     )
     return stdout.getvalue(), stderr.getvalue()
+
+
+def answer_to_another_sign_in(origins) -> dict[str, str]:
+    """What the receiver got for a sign-in this command did not start (its own verifier)."""
+    with requests.Session() as http:
+        http.trust_env = False
+        http.verify = origins.ca_file
+        params = flows.authorize_params("test-cli", origins.receiver_url, pkce.make_verifier())
+        return flows.authorization_code(http, origins.idp_url, params, "alice", END_USER_PASSWORD)
 
 
 def client_tokens():
@@ -162,7 +164,7 @@ def test_output_never_shows_a_whole_token_or_code(
 
     monkeypatch.setattr(oidc, "refresh", remember)
     out, _ = run_client(origins, monkeypatch, "--interval", "0.01", "--max-refreshes", "1")
-    assert seen and all(oidc.fingerprint(token) in out for token in seen)  # a tag is shown...
+    assert seen and all(oidc.token_tag(token) in out for token in seen)  # a tag is shown...
     assert not any(token[:6] in out for token in seen)  # ...never the token, nor its start
     public = re.sub(r"\(kid \w+\)", "", out)  # the signing key's id is public (JWKS)
     assert not re.search(r"[0-9a-f]{20,}", public)  # no code or token of this IdP's shape
@@ -189,13 +191,7 @@ def test_denied_consent_is_reported_as_access_denied(origins, seed_client, end_u
 def test_response_from_another_sign_in_is_refused_as_state_mismatch(
     origins, seed_client, end_user, monkeypatch
 ):
-    with requests.Session() as http:
-        http.trust_env = False
-        http.verify = origins.ca_file
-        other_flow = flows.authorize_params("test-cli", origins.receiver_url, pkce.make_verifier())
-        answer = flows.authorization_code(
-            http, origins.idp_url, other_flow, "alice", END_USER_PASSWORD
-        )
+    answer = answer_to_another_sign_in(origins)
     pasted = f"{origins.receiver_url}?{urlencode(answer)}\n"
     with pytest.raises(CommandError, match="state mismatch"):
         run_client(origins, monkeypatch, lines=[pasted])
@@ -230,7 +226,7 @@ def test_an_id_token_whose_kid_names_a_key_of_another_type_is_refused(
     es256_kid = keys.signing_keys("ES256")[0].kid
     rsa_only = [key for key in keys.jwks()["keys"] if key["kty"] == "RSA"]
     relabelled = {"keys": [{**rsa_only[0], "kid": es256_kid, "alg": "RS256"}]}
-    monkeypatch.setattr(oidc, "fetch_jwks", lambda http, provider: relabelled)
+    monkeypatch.setattr(id_token, "fetch_jwks", lambda http, provider: relabelled)
     with pytest.raises(CommandError, match="alg check failed: the token says ES256, but its key"):
         run_client(origins, monkeypatch, "--max-refreshes", "0")
 
@@ -253,11 +249,7 @@ def test_garbage_in_code_option_is_a_clear_error(origins, seed_client, monkeypat
 def test_code_bound_to_another_verifier_shows_the_idps_error(
     origins, seed_client, end_user, monkeypatch
 ):
-    with requests.Session() as http:
-        http.trust_env = False
-        http.verify = origins.ca_file
-        params = flows.authorize_params("test-cli", origins.receiver_url, pkce.make_verifier())
-        answer = flows.authorization_code(http, origins.idp_url, params, "alice", END_USER_PASSWORD)
+    answer = answer_to_another_sign_in(origins)
     with pytest.raises(CommandError, match=r"Sign-in failed: the token endpoint answered invalid_"):
         run_client(origins, monkeypatch, "--code", answer["code"])
 

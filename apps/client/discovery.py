@@ -1,0 +1,56 @@
+"""OpenID Connect Discovery 1.0: the IdP's endpoints from its discovery document."""
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from apps.client.errors import OIDCError
+from apps.client.transport import answer, send
+
+
+@dataclass(frozen=True)
+class Provider:
+    """The endpoints of an IdP, from its discovery document."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    userinfo_endpoint: str
+    jwks_uri: str
+    revocation_endpoint: str | None = None
+    # RFC 9207 §3: when true, every authorization response must carry `iss`.
+    authorization_response_iss_parameter_supported: bool = False
+
+
+def _require_https(name: str, url: Any) -> str:
+    if not isinstance(url, str) or urlsplit(url).scheme != "https":
+        raise OIDCError(f"discovery's {name} is not an https URL: {url!r}")
+    return url
+
+
+def discover(http: requests.Session, issuer: str) -> Provider:
+    """Fetch the discovery document; its `issuer` must equal ours exactly (Discovery §4.3)."""
+    _require_https("issuer", issuer)
+    url = f"{issuer.rstrip('/')}/.well-known/openid-configuration"  # Discovery §4.1
+    meta = answer(send(http, "GET", url), "discovery")
+    if meta.get("issuer") != issuer:
+        raise OIDCError(f"discovery names issuer {meta.get('issuer')!r}, expected {issuer!r}")
+    endpoints = {}
+    for name in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"):
+        if name not in meta:
+            raise OIDCError(f"discovery document lacks {name}")
+        endpoints[name] = _require_https(name, meta[name])
+    revocation = meta.get("revocation_endpoint")
+    return Provider(
+        issuer=issuer,
+        revocation_endpoint=_require_https("revocation_endpoint", revocation)
+        if revocation
+        else None,
+        authorization_response_iss_parameter_supported=meta.get(
+            "authorization_response_iss_parameter_supported"
+        )
+        is True,
+        **endpoints,
+    )

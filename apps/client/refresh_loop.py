@@ -1,0 +1,122 @@
+"""Staying signed in: refresh on a schedule, retrying with backoff while the IdP is away."""
+
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import requests
+
+from apps.client import oidc, schedule
+from apps.client.session import ClientSession, Clock
+from apps.client.terminal import Terminal, expiry, time_of_day
+
+T = TypeVar("T")
+
+RetryDelays = Callable[[], Iterator[float]]  # a fresh series of pauses for each action
+
+
+def retrying(
+    what: str,
+    action: Callable[[], T],
+    *,
+    delays: Iterator[float],
+    sleep: Callable[[float], None],
+    terminal: Terminal,
+) -> T:
+    """`action()`, retried after each of `delays` while the IdP is unreachable or failing (5xx)."""
+    attempt = 0
+    while True:
+        try:
+            return action()
+        except oidc.TransientError as exc:
+            delay = next(delays, None)
+            if delay is None:
+                raise oidc.OIDCError(
+                    f"{what} still failing after {attempt} retries: {exc}"
+                ) from exc
+            attempt += 1
+            terminal.warn(f"{time_of_day()} {what} failed ({exc}); retry {attempt} in {delay:g} s")
+            sleep(delay)
+
+
+class RefreshLoop:
+    """Refreshes `session` every `interval` seconds, `limit` times or until stopped."""
+
+    def __init__(
+        self,
+        http: requests.Session,
+        session: ClientSession,
+        terminal: Terminal,
+        *,
+        clock: Clock,
+        retry_delays: RetryDelays = schedule.retry_delays,
+    ) -> None:
+        self.http = http
+        self.session = session
+        self.terminal = terminal
+        self.clock = clock
+        self.retry_delays = retry_delays
+
+    def run(self, *, interval: float, limit: int | None) -> None:
+        session = self.session
+        if session.tokens.refresh_token is None:
+            self.terminal.say_warning(
+                "The IdP issued no refresh token (offline_access not granted?): nothing to refresh."
+            )
+            return
+        if limit == 0:
+            return
+        self.terminal.say()
+        self.terminal.say(f"Refreshing every {interval:g} s, {self.plan(limit)}.")
+        started = self.clock.monotonic()
+        while limit is None or session.refreshes < limit:
+            now = self.clock.monotonic()
+            due = schedule.next_refresh_at(started=started, interval=interval, now=now)
+            self.clock.sleep(max(0.0, due - self.clock.monotonic()))
+            self.refresh_once()
+
+    def plan(self, limit: int | None) -> str:
+        revokes = (
+            " and revokes the refresh token" if self.session.provider.revocation_endpoint else ""
+        )
+        if limit is None:
+            return f"until Ctrl+C (which stops the client{revokes})"
+        return f"{limit} time{'s' if limit != 1 else ''} (Ctrl+C stops earlier{revokes})"
+
+    def retrying(self, what: str, action: Callable[[], T]) -> T:
+        return retrying(
+            what,
+            action,
+            delays=self.retry_delays(),
+            sleep=self.clock.sleep,
+            terminal=self.terminal,
+        )
+
+    def refresh_once(self) -> None:
+        http, session, clock = self.http, self.session, self.clock
+        old = session.tokens.refresh_token or ""
+        tokens = self.retrying(
+            "refresh",
+            lambda: oidc.refresh(
+                http, session.provider, session.rp, refresh_token=old, now=clock.now()
+            ),
+        )
+        session.tokens = tokens  # keep the rotated token before anything else can fail
+        if tokens.id_token:
+            session.validate_id_token(tokens, now=clock.now())  # OIDC Core 12.2
+        claims = self.retrying(
+            "userinfo",
+            lambda: oidc.fetch_userinfo(
+                http, session.provider, access_token=tokens.access_token, sub=session.sub
+            ),
+        )
+        session.refreshes += 1
+        if tokens.refresh_token != old:
+            rotated = f"rotated {oidc.token_tag(old)} -> {oidc.token_tag(tokens.refresh_token)}"
+        else:
+            rotated = f"NOT rotated (still {oidc.token_tag(old)})"
+        who = oidc.to_printable(str(claims.get("preferred_username") or claims.get("name") or ""))
+        self.terminal.say(
+            f"{time_of_day()} refresh {session.refreshes}: access token "
+            f"{oidc.token_tag(tokens.access_token)} {expiry(tokens.expires_at, clock.now())}; "
+            f"refresh token {rotated}; userinfo OK ({who or 'sub ' + session.sub})"
+        )

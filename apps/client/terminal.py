@@ -1,0 +1,100 @@
+"""What the client shows: lines to stdout and stderr, a prompt, claim tables, times.
+
+No Django: the command hands in its output streams and styles.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from apps.client.text import to_printable
+
+TIME_CLAIMS = ("exp", "iat", "auth_time", "nbf", "updated_at")
+CHECKED_CLAIMS = ("nonce", "at_hash")  # shown as checked, not as values
+
+Style = Callable[[str], str]
+
+
+class Stream(Protocol):
+    """An output stream that ends each message with `ending` (a newline unless told)."""
+
+    def write(self, msg: str = "", style_func: Style | None = None, ending: str | None = None):
+        """Write `msg`, then `ending` unless `msg` already ends with it."""
+
+    def flush(self) -> None:
+        """Pass on what was written."""
+
+
+def _plain(text: str) -> str:
+    return text
+
+
+class Terminal:
+    """The end user's terminal: `say` to stdout (flushed: read as it goes), `warn` to stderr."""
+
+    def __init__(
+        self, stdout: Stream, stderr: Stream, *, success: Style = _plain, warning: Style = _plain
+    ) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self._success = success
+        self._warning = warning
+
+    def say(self, text: str = "") -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def say_success(self, text: str) -> None:
+        self.say(self._success(text))
+
+    def say_warning(self, text: str) -> None:
+        self.say(self._warning(text))
+
+    def warn(self, text: str) -> None:
+        self.stderr.write(text)
+
+    def prompt(self, text: str) -> None:
+        """`text` with no line end: the answer is typed after it."""
+        self.stdout.write(text, ending="")
+        self.stdout.flush()
+
+    def show_claims(self, claims: dict[str, Any]) -> None:
+        for line in claim_lines(claims):
+            self.say(line)
+
+
+def claim_lines(claims: dict[str, Any]) -> list[str]:
+    """A table of claims: times as UTC, checked values as "(checked)", empty ones counted."""
+    shown = {name: value for name, value in claims.items() if value not in (None, "", [])}
+    width = max(map(len, shown), default=0) + 2
+    lines = []
+    for name, value in shown.items():
+        if name in CHECKED_CLAIMS:
+            text = "(checked)"
+        elif name in TIME_CLAIMS and isinstance(value, int | float):
+            text = datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        else:
+            text = to_printable(str(value))
+        lines.append(f"  {name.ljust(width)}{text}")
+    if len(shown) < len(claims):
+        lines.append(f"  ({len(claims) - len(shown)} empty claims not shown)")
+    return lines
+
+
+def clock(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S UTC")
+
+
+def time_of_day() -> str:
+    """The start of a progress line, in UTC like every other time the client shows."""
+    return datetime.now(UTC).strftime("%H:%M:%S")
+
+
+def expiry(epoch: float | None, now: float) -> str:
+    if epoch is None:
+        return "no expiry given"
+    return f"expires {clock(epoch)}, in {round(epoch - now)} s"
+
+
+def sentence(text: str) -> str:
+    return f"{text[:1].upper()}{text[1:]}."

@@ -1,0 +1,95 @@
+"""The one way the protocol modules talk HTTP: one timeout, no redirects, errors as OIDCError."""
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from apps.client.errors import InvalidGrant, OAuthError, OIDCError, TransientError
+
+TIMEOUT_SECONDS = 10
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """The useful part of urllib3's long messages: 'Connection refused', 'certificate ...'."""
+    text = str(exc)
+    for pattern in (r"(certificate verify failed[^'\")]*)", r"\[Errno -?\d+\] ([^'\")]+)"):
+        found = re.search(pattern, text)
+        if found:
+            return found.group(1).strip()
+    return type(exc).__name__
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def send(http: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
+    """Every request of the protocol modules: one timeout, no redirects, errors as OIDCError."""
+    try:
+        return http.request(method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, **kwargs)
+    except requests.exceptions.SSLError as exc:
+        raise OIDCError(
+            f"TLS verification of {_origin(url)} failed ({_reason(exc)}): "
+            "is the CA file the one that signed its certificate?"
+        ) from exc
+    except requests.exceptions.Timeout as exc:
+        raise TransientError(f"{url} did not answer within {TIMEOUT_SECONDS} s") from exc
+    except requests.exceptions.ConnectionError as exc:
+        raise TransientError(f"cannot connect to {_origin(url)}: {_reason(exc)}") from exc
+    except requests.exceptions.RequestException as exc:
+        raise OIDCError(f"request to {url} failed: {_reason(exc)}") from exc
+    except OSError as exc:  # requests raises it for an unreadable CA bundle
+        raise OIDCError(f"request to {url} failed: {exc}") from exc
+
+
+def _body(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:  # requests' JSONDecodeError, also for an empty body
+        kind = response.headers.get("Content-Type", "no content type")
+        raise OIDCError(f"{response.url} did not answer JSON ({kind})") from exc
+
+
+def _bearer_error(header: str) -> tuple[str, str | None] | None:
+    """`error` and `error_description` of a WWW-Authenticate: Bearer header (RFC 6750 §3)."""
+    params = dict(re.findall(r'(\w+)="([^"]*)"', header))
+    return (params["error"], params.get("error_description")) if "error" in params else None
+
+
+def _error_of(response: requests.Response) -> tuple[str, Any] | None:
+    """The OAuth error of a 4xx: from WWW-Authenticate, else from a JSON body."""
+    error = _bearer_error(response.headers.get("WWW-Authenticate", ""))
+    if error is not None:
+        return error
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body["error"], body.get("error_description")
+    return None
+
+
+def answer(response: requests.Response, source: str, *, empty_ok: bool = False) -> dict:
+    """The JSON object of a successful answer; OAuth errors, 5xx and junk as OIDCError."""
+    status = response.status_code
+    if status >= 500 or status == 429:
+        raise TransientError(f"{source} answered HTTP {status}")
+    if 300 <= status < 400:
+        raise OIDCError(f"{source} redirected to {response.headers.get('Location')!r}")
+    if not response.ok:
+        error = _error_of(response)
+        if error is None:
+            raise OIDCError(f"{source} answered HTTP {status}")
+        kind = InvalidGrant if error[0] == "invalid_grant" else OAuthError
+        description = error[1] if isinstance(error[1], str) else None
+        raise kind(error[0], description, source=source)
+    if empty_ok and not response.content.strip():
+        return {}
+    body = _body(response)
+    if not isinstance(body, dict):
+        raise OIDCError(f"{source} answered JSON that is not an object")
+    return body
