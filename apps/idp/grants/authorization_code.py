@@ -57,17 +57,7 @@ def handle(request: TokenRequest) -> TokenAnswer:
         raise InvalidGrant(INVALID)
     if redirect_uri != grant.redirect_uri:
         raise InvalidGrant("redirect_uri differs from the authorization request's.")
-    used_up = partial(consume_code, code.pk, grant.pk)
-    if code.code_challenge:
-        if not (
-            code.code_challenge_method == "S256"
-            and verifier is not None
-            and policy.verifier_matches(verifier, code.code_challenge)
-        ):
-            raise InvalidGrant("code_verifier does not match.", consequence=used_up)
-    elif verifier is not None or client.client_type == "public":
-        # A verifier for a code issued without a challenge is a downgrade (RFC 9700 §4.8.2).
-        raise InvalidGrant("This code was issued without PKCE.", consequence=used_up)
+    check_verifier(code, verifier, public=client.client_type == "public", grant=grant)
 
     claimed = Grant.objects.filter(pk=grant.pk, exchanged_at__isnull=True).update(
         exchanged_at=request.now, last_used_at=request.now
@@ -80,3 +70,18 @@ def handle(request: TokenRequest) -> TokenAnswer:
     return issue(
         request, token, grant, user=code.user, nonce=code.nonce, openid=code.is_authentication
     )
+
+
+def check_verifier(code: Code, verifier: str | None, *, public: bool, grant: Grant) -> None:
+    """RFC 7636 §4.6 for S256. A refusal uses the code up: no second try with another verifier."""
+    used_up = partial(consume_code, code.pk, grant.pk)
+    if code.code_challenge:
+        if not (
+            code.code_challenge_method == "S256"
+            and verifier is not None
+            and policy.verifier_matches(verifier, code.code_challenge)
+        ):
+            raise InvalidGrant("code_verifier does not match.", consequence=used_up)
+    elif verifier is not None or public:
+        # A verifier for a code issued without a challenge is a downgrade (RFC 9700 §4.8.2).
+        raise InvalidGrant("This code was issued without PKCE.", consequence=used_up)

@@ -137,7 +137,10 @@ def consume_code(code_id: int, grant_id: int | None) -> None:
 # --- the success response (RFC 6749 §5.1)
 
 
-def id_token_claims(request: TokenRequest, token: Token, user: Any, nonce: str | None) -> dict:
+def id_token_claims(
+    request: TokenRequest, token: Token, user: Any, nonce: str | None
+) -> dict[str, Any]:
+    """The ID token's claims for `token`, from the library (its OIDC_IDTOKEN_* hooks apply)."""
     return create_id_token(
         token=token,
         user=user,
@@ -159,6 +162,7 @@ def token_answer(token: Token, id_token: dict[str, Any] | None = None) -> TokenA
     if token.user_id is not None and policy.OFFLINE_ACCESS in token.scope:
         # Only `offline_access` earns a refresh token (OIDC Core §11); without it the
         # stored refresh value is never disclosed and the refresh grant refuses it anyway.
+        # A token with no user (client_credentials) never gets one: the client can ask again.
         body["refresh_token"] = token.refresh_token
     return TokenAnswer(token.client, body, id_token or None)
 

@@ -7,6 +7,7 @@ client is the one client authentication checks, so a refresh reads nothing else.
 
 import logging
 import secrets
+from collections.abc import Callable
 from functools import partial
 
 from django.http import HttpRequest
@@ -87,7 +88,9 @@ def expired(request: TokenRequest, grant: Grant) -> bool:
     return request.now >= last_used + idle or request.now >= grant.created_at + absolute
 
 
-def reuse_consequence(request: TokenRequest, client: OIDCClient, value: str):
+def reuse_consequence(
+    request: TokenRequest, client: OIDCClient, value: str
+) -> Callable[[], None] | None:
     """A refresh token of a known family that is not its live one: revoke the grant.
 
     Unless it is the token the last rotation replaced, presented within
