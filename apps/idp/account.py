@@ -6,7 +6,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch
 
-from apps.idp.endpoints import revoke_grant
+from apps.idp.grants.common import revoke_grant
 from apps.idp.models import Grant, IssuedToken
 
 

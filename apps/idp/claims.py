@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
 from oidc_provider.lib.claims import ScopeClaims
 
-# The user columns `userinfo` reads; apps.idp.endpoints loads only these for userinfo.
+# The user columns `userinfo` reads; apps.idp.token_sql loads only these for userinfo.
 USERINFO_USER_FIELDS = ("username", "first_name", "last_name", "email")
 
 

@@ -3,7 +3,7 @@
 A grant is one authorization: the code, then the tokens issued from it and rotated from
 each other (a refresh token family). Every refresh token of a grant starts with the
 grant's random `family` id, so a rotated one presented again names its grant without a
-table of used tokens (RFC 9700 §4.14.2). The code is kept as a SHA-256 fingerprint only,
+table of used tokens (RFC 9700 §4.14.2). The code is kept as a SHA-256 hash only,
 enough to recognise a replay (RFC 6749 §4.1.2).
 """
 

@@ -1,6 +1,7 @@
 """The IdP's protocol rules for public clients (RFC 9700, 7636, 9207). No Django, no I/O.
 
-Endpoints in `apps/idp/endpoints.py` call these with plain values; tests feed them directly.
+The endpoints (`apps/idp/endpoints/`) and grants (`apps/idp/grants/`) call these with
+plain values; tests feed them directly.
 """
 
 import base64
@@ -114,7 +115,7 @@ def refresh_token_family(value: str) -> str | None:
     return match.group(1) if match else None
 
 
-def fingerprint(secret: str) -> str:
+def token_hash(secret: str) -> str:
     """SHA-256 hex of a code or refresh token: what we keep once the value itself is gone."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 

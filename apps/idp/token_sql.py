@@ -232,7 +232,7 @@ def rotate(token_pk: int, presented: str, fresh: Token, using: str = "default") 
 def touch_grant(
     grant_pk: int, used_at: datetime, replaced_hash: str, using: str = "default"
 ) -> None:
-    """Record a rotation on the grant: when, and the fingerprint of the token it replaced."""
+    """Record a rotation on the grant: when, and the SHA-256 hash of the token it replaced."""
     connection = connections[using]
     used = Grant._meta.get_field("last_used_at").get_db_prep_value(used_at, connection)
     with connection.cursor() as cursor:

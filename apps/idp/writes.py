@@ -1,4 +1,4 @@
-"""Write transactions of the token endpoint, queued in arrival order on SQLite.
+"""Write transactions of the back-channel endpoints (token, revocation), queued on SQLite.
 
 SQLite lets one transaction write at a time. With `transaction_mode: IMMEDIATE` the others
 wait in its busy handler, which polls with sleeps growing to 100 ms: under load a refresh can

@@ -101,7 +101,7 @@ def test_deny_carries_iss_and_the_state_unaltered(idp, public_client, person):
 def test_code_is_bound_to_the_redirect_uri_of_its_request(idp, public_client, person):
     authorize(idp, person)
     code = Code.objects.get()
-    grant = Grant.objects.get(code_hash=policy.fingerprint(code.code))
+    grant = Grant.objects.get(code_hash=policy.token_hash(code.code))
     assert grant.redirect_uri == REDIRECT_URI
     assert grant.exchanged_at is None
 

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import time
 
@@ -147,10 +148,27 @@ def keys_pem() -> str:
     ).decode("ascii")
 
 
-def test_jwks_endpoint_serves_the_cached_set(client, db, settings):
+def test_jwks_endpoint_publishes_every_stored_key_and_verifies_what_it_signs(client, db, settings):
     services.ensure_signing_keys()
+    RSAKey.objects.create(key=keys_pem())
+    ECKey.objects.create(key=ec_pem(ec.generate_private_key(ec.SECP256R1())))
     host = settings.SITE_URL.split("//", 1)[1]
     answer = client.get("/oidc/jwks", HTTP_HOST=host, secure=True)
     assert answer.status_code == 200
-    assert answer.json() == keys.jwks()
     assert answer["Access-Control-Allow-Origin"] == "*"
+    published = {jwk["kid"]: jwk for jwk in answer.json()["keys"]}
+    stored = [(row.key, "RS256") for row in RSAKey.objects.all()]
+    stored += [(row.key, "ES256") for row in ECKey.objects.all()]
+    assert len(published) == len(stored) == 4
+    for pem, alg in stored:
+        public_key = serialization.load_pem_private_key(pem.encode(), None).public_key()
+        kid = keys.ec_kid(pem) if alg == "ES256" else hashlib.md5(pem.encode()).hexdigest()  # noqa: S324
+        jwk = published[kid]
+        assert jwk["alg"] == alg and jwk["use"] == "sig"
+        served_key = jwt.PyJWK(jwk, algorithm=alg).key
+        assert served_key.public_numbers() == public_key.public_numbers()
+    for alg in keys.ALGORITHMS:
+        token = keys.sign({"sub": "1"}, alg)
+        jwk = published[jwt.get_unverified_header(token)["kid"]]
+        verifying_key = jwt.PyJWK(jwk, algorithm=alg).key
+        assert jwt.decode(token, verifying_key, algorithms=[alg]) == {"sub": "1"}

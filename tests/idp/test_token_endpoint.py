@@ -15,7 +15,8 @@ from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, RSAKey, Token
 
 from apps.client import pkce
-from apps.idp import endpoints, keys, services
+from apps.idp import keys, services
+from apps.idp.grants import refresh_token as refresh_grant
 from apps.idp.models import Grant
 from tests.idp.oauth import (
     CLIENT_ID,
@@ -366,13 +367,13 @@ def test_a_rotation_lost_between_read_and_write_is_refused(idp, public_client, p
     happens on PostgreSQL; here it is forced, to show the conditional UPDATE decides.
     """
     first = exchange(idp, authorize(idp, person)).json()
-    real_create_token = endpoints.create_token
+    real_create_token = refresh_grant.create_token
 
     def rotated_meanwhile(**kwargs):
         Token.objects.update(refresh_token="the-winners-token")
         return real_create_token(**kwargs)
 
-    monkeypatch.setattr(endpoints, "create_token", rotated_meanwhile)
+    monkeypatch.setattr(refresh_grant, "create_token", rotated_meanwhile)
     answer = refresh(idp, first["refresh_token"])
     assert answer.status_code == 400 and oauth_error(answer) == "invalid_grant"
     # (The simulated winner wrote inside this request's transaction, rolled back with it.)

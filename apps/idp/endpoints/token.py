@@ -1,0 +1,67 @@
+"""The token endpoint (RFC 6749 §3.2): the request's checks, then its grant's handler.
+
+The handler runs in one write transaction (`writes.write_transaction`). A refusal rolls it
+back; the refusal's `consequence`, if any, then commits in a transaction of its own. The ID
+token is signed after the commit.
+"""
+
+from django.http import HttpRequest, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from apps.idp import grants, writes
+from apps.idp.endpoints import repeated_param
+from apps.idp.errors import (
+    BASIC_CHALLENGE,
+    InvalidRequest,
+    OAuthError,
+    UnsupportedGrantType,
+    json_error,
+    method_not_allowed,
+    oauth_json,
+)
+from apps.idp.grants.common import TokenAnswer, TokenRequest, authenticate_client
+
+
+def respond(request: TokenRequest) -> TokenAnswer:
+    """Run the grant the request names; raises OAuthError."""
+    if repeated := repeated_param(request.form, grants.PARAMS):
+        raise InvalidRequest(f"{repeated} was sent more than once.")
+    grant_type = request.param("grant_type")
+    if not grant_type:
+        raise InvalidRequest("grant_type is missing.")
+    handle = grants.REGISTRY.get(grant_type)
+    if handle is None:
+        authenticate_client(request.http)  # an unknown client hears so first
+        raise UnsupportedGrantType("This grant type is not served.")
+    return handle(request)
+
+
+def run_with_consequences(request: TokenRequest) -> TokenAnswer:
+    """`respond` in a write transaction; a refusal's consequence commits after the rollback."""
+    try:
+        with writes.write_transaction():
+            return respond(request)
+    except OAuthError as error:
+        if error.consequence is not None:
+            with writes.write_transaction():
+                error.consequence()
+        raise
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class TokenView(View):
+    """RFC 6749 §3.2: POST only; every answer is JSON, errors per §5.2."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        try:
+            answer = run_with_consequences(TokenRequest(request))
+        except OAuthError as error:
+            return json_error(error, BASIC_CHALLENGE if error.status == 401 else None)
+        return oauth_json(answer.signed())
+
+    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> JsonResponse:
+        return method_not_allowed("POST")

@@ -1,0 +1,178 @@
+"""What every grant of the token endpoint shares: the request, client authentication, the
+checks before any write, the consequences of a refusal, and the success response."""
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, QueryDict
+from django.utils import timezone
+from oidc_provider.lib.utils.oauth2 import extract_client_auth
+from oidc_provider.lib.utils.token import create_id_token, encode_id_token
+from oidc_provider.models import Client as OIDCClient
+from oidc_provider.models import Code, Token
+
+from apps.idp import keys, policy
+from apps.idp.errors import InvalidClient, TemporarilyUnavailable, UnauthorizedClient
+from apps.idp.models import Grant, IssuedToken
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TokenRequest:
+    """A token request's form, read once; `now` is the request's one clock reading."""
+
+    http: HttpRequest
+    form: QueryDict = field(init=False)
+    now: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.form = self.http.POST
+        self.now = timezone.now()
+
+    def param(self, name: str) -> str:
+        return self.form.get(name, "")
+
+
+@dataclass(frozen=True)
+class TokenAnswer:
+    """A successful token response, its ID token's claims not yet signed (see `signed`)."""
+
+    client: OIDCClient
+    body: dict[str, Any]
+    id_token_claims: dict[str, Any] | None = None
+
+    def signed(self) -> dict[str, Any]:
+        """The body with its ID token, signed once the writes are committed: on SQLite the
+        write lock is not held for the signature."""
+        if self.id_token_claims:
+            return self.body | {"id_token": sign_id_token(self.id_token_claims, self.client)}
+        return self.body
+
+
+def signs_with_empty_key(oidc_client: OIDCClient) -> bool:
+    """HS256 with no secret: PyJWT refuses to sign (a 500), older versions sign forgeably."""
+    return oidc_client.jwt_alg == "HS256" and not oidc_client.client_secret
+
+
+def first_row(queryset: QuerySet[Model]) -> Model | None:
+    """The row of a lookup by a unique column, or None: `.first()` without its ORDER BY."""
+    return next(iter(queryset[:1]), None)
+
+
+def authenticate_client(request: HttpRequest, known: OIDCClient | None = None) -> OIDCClient:
+    """RFC 6749 §2.3: public clients name themselves; confidential ones prove their secret.
+
+    `known`: the client the caller has read already (the refresh grant's locked lookup
+    brings it); used only if it is the one the request names, otherwise it is read here.
+    """
+    client_id, client_secret = extract_client_auth(request)
+    if not client_id or not policy.is_opaque_value(client_id):
+        raise InvalidClient("Unknown client or no client_id sent.")
+    if known is not None and known.client_id == client_id:
+        oidc_client = known
+    else:
+        oidc_client = first_row(OIDCClient.objects.filter(client_id=client_id))
+    if oidc_client is None:
+        raise InvalidClient("Unknown client or no client_id sent.")
+    if oidc_client.client_type == "confidential" and not (
+        oidc_client.client_secret
+        and secrets.compare_digest(
+            (client_secret or "").encode("utf-8"), oidc_client.client_secret.encode("utf-8")
+        )
+    ):
+        raise InvalidClient("Client authentication failed.")
+    return oidc_client
+
+
+def check_can_sign_for(oidc_client: OIDCClient) -> None:
+    """Refuse now, before any write, a client whose ID tokens could not be signed.
+
+    The ID token is signed once the rotation is committed: failing then would leave the
+    client holding a refresh token that is no longer the live one.
+    """
+    if signs_with_empty_key(oidc_client):
+        raise UnauthorizedClient("This client's ID tokens would be signed with no key.")
+    alg = oidc_client.jwt_alg
+    if alg not in (*keys.ALGORITHMS, "HS256"):
+        raise UnauthorizedClient(f"ID tokens cannot be signed with {alg}.")
+    if alg in keys.ALGORITHMS and not keys.signing_keys(alg):
+        logger.error("no %s signing key: manage.py prepare_demo or migrate makes one", alg)
+        raise TemporarilyUnavailable(f"The IdP has no {alg} signing key right now.")
+
+
+def sign_id_token(claims: dict[str, Any], oidc_client: OIDCClient) -> str:
+    """RS256 or ES256, as the client's jwt_alg says, with the per-process parsed keys
+    (keys.py); HS256 as the library does."""
+    if oidc_client.jwt_alg in keys.ALGORITHMS:
+        return keys.sign(claims, oidc_client.jwt_alg)
+    return encode_id_token(claims, oidc_client)
+
+
+def setting_seconds(name: str) -> timedelta:
+    return timedelta(seconds=getattr(settings, name))
+
+
+# --- consequences: writes a refusal commits (see apps.idp.errors)
+
+
+def revoke_grant(grant_id: int) -> None:
+    """Revoke a grant: its code can no longer be exchanged and every token of it is deleted."""
+    Grant.objects.filter(pk=grant_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    Token.objects.filter(grant_link__grant_id=grant_id).delete()
+
+
+def consume_code(code_id: int, grant_id: int | None) -> None:
+    """A failed PKCE check uses the code up (RFC 7636 §4.6 leaves no second try)."""
+    Code.objects.filter(pk=code_id).delete()
+    if grant_id is not None:
+        Grant.objects.filter(pk=grant_id).update(revoked_at=timezone.now())
+
+
+# --- the success response (RFC 6749 §5.1)
+
+
+def id_token_claims(
+    request: TokenRequest, token: Token, user: Any, nonce: str | None
+) -> dict[str, Any]:
+    """The ID token's claims for `token`, from the library (its OIDC_IDTOKEN_* hooks apply)."""
+    return create_id_token(
+        token=token,
+        user=user,
+        aud=token.client.client_id,
+        nonce=nonce,
+        at_hash=token.at_hash,
+        request=request.http,
+        scope=token.scope,
+    )
+
+
+def token_answer(token: Token, id_token: dict[str, Any] | None = None) -> TokenAnswer:
+    body: dict[str, Any] = {
+        "access_token": token.access_token,
+        "token_type": "Bearer",
+        "expires_in": settings.OIDC_TOKEN_EXPIRE,
+        "scope": " ".join(token.scope),
+    }
+    if token.user_id is not None and policy.OFFLINE_ACCESS in token.scope:
+        # Only `offline_access` earns a refresh token (OIDC Core §11); without it the
+        # stored refresh value is never disclosed and the refresh grant refuses it anyway.
+        # A token with no user (client_credentials) never gets one: the client can ask again.
+        body["refresh_token"] = token.refresh_token
+    return TokenAnswer(token.client, body, id_token or None)
+
+
+def issue(
+    request: TokenRequest, token: Token, grant: Grant, *, user: Any, nonce: str | None, openid: bool
+) -> TokenAnswer:
+    """Save a new token of the grant and answer with it."""
+    id_token = id_token_claims(request, token, user, nonce) if openid else None
+    token.id_token = id_token or {}
+    token.save()
+    IssuedToken.objects.create(token=token, grant=grant)
+    return token_answer(token, id_token)

@@ -1,0 +1,116 @@
+"""grant_type=refresh_token: RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2).
+
+Speed matters here (the busiest grant): the presented token is read with its client, grant
+and user in one prebuilt, row-locking query (`token_sql.lock_refresh_token`), and that
+client is the one client authentication checks, so a refresh reads nothing else.
+"""
+
+import logging
+import secrets
+from collections.abc import Callable
+from functools import partial
+
+from django.http import HttpRequest
+from oidc_provider.lib.utils.oauth2 import extract_client_auth
+from oidc_provider.lib.utils.token import create_token
+from oidc_provider.models import Client as OIDCClient
+
+from apps.idp import policy, token_sql
+from apps.idp.errors import InvalidGrant, InvalidRequest, InvalidScope
+from apps.idp.grants.common import (
+    TokenAnswer,
+    TokenRequest,
+    authenticate_client,
+    check_can_sign_for,
+    id_token_claims,
+    revoke_grant,
+    setting_seconds,
+    token_answer,
+)
+from apps.idp.models import Grant
+
+logger = logging.getLogger(__name__)
+
+GRANT_TYPE = "refresh_token"
+PARAMS = ("refresh_token", "scope")
+INVALID = "The refresh token is invalid, expired or revoked."
+
+
+def handle(request: TokenRequest) -> TokenAnswer:
+    value, requested = request.param("refresh_token"), request.param("scope").split()
+
+    presented = lock_presented(request.http, value)
+    client = authenticate_client(request.http, known=presented.token.client if presented else None)
+    check_can_sign_for(client)
+    if not value:
+        raise InvalidRequest("refresh_token is missing.")
+    if not policy.is_opaque_value(value):
+        raise InvalidGrant(INVALID)
+    if presented is None:
+        raise InvalidGrant(INVALID, consequence=reuse_consequence(request, client, value))
+
+    token, grant = presented.token, presented.grant
+    if grant is None or grant.revoked_at is not None or token.user is None:
+        raise InvalidGrant(INVALID)
+    if policy.OFFLINE_ACCESS not in token.scope or expired(request, grant):
+        raise InvalidGrant(INVALID)
+    if set(requested) - set(token.scope):
+        raise InvalidScope("The scope exceeds what was granted.")
+
+    fresh = create_token(user=token.user, client=client, scope=requested or token.scope)
+    fresh.refresh_token = policy.new_refresh_token(grant.family)
+    id_token = id_token_claims(request, fresh, token.user, None) if token.id_token else None
+    fresh.id_token = id_token or {}
+    # Rotate in place, only if nobody rotated it meanwhile: of concurrent requests with
+    # the same refresh token exactly one matches this UPDATE (RFC 9700 §4.14.2).
+    if not token_sql.rotate(token.pk, value, fresh):
+        raise InvalidGrant(INVALID)
+    token_sql.touch_grant(grant.pk, request.now, policy.token_hash(value))
+    return token_answer(fresh, id_token)
+
+
+def lock_presented(http: HttpRequest, value: str) -> token_sql.PresentedRefresh | None:
+    """The refresh token's row with its client, grant and user, locked; one query.
+
+    Selected by the client_id the request names, so that client comes in the same query;
+    when nothing matches, `authenticate_client` reads the client itself.
+    """
+    client_id, _ = extract_client_auth(http)
+    if not (client_id and policy.is_opaque_value(value) and policy.is_opaque_value(client_id)):
+        return None
+    return token_sql.lock_refresh_token(value, client_id)
+
+
+def expired(request: TokenRequest, grant: Grant) -> bool:
+    idle = setting_seconds("OIDC_REFRESH_IDLE_SECONDS")
+    absolute = setting_seconds("OIDC_REFRESH_ABSOLUTE_SECONDS")
+    last_used = grant.last_used_at or grant.created_at
+    return request.now >= last_used + idle or request.now >= grant.created_at + absolute
+
+
+def reuse_consequence(
+    request: TokenRequest, client: OIDCClient, value: str
+) -> Callable[[], None] | None:
+    """A refresh token of a known family that is not its live one: revoke the grant.
+
+    Unless it is the token the last rotation replaced, presented within
+    `OIDC_REFRESH_REUSE_GRACE_SECONDS` of it: such a request raced the rotation (sent
+    together, or a retry after a lost response) and is refused without revoking, so the
+    family that won stays intact. None: nothing to revoke.
+    """
+    family = policy.refresh_token_family(value)
+    grant = (
+        Grant.objects.filter(family=family, client=client, revoked_at__isnull=True)
+        .only("pk", "last_used_at", "previous_refresh_hash")
+        .first()
+        if family
+        else None
+    )
+    if grant is None:
+        return None
+    grace = setting_seconds("OIDC_REFRESH_REUSE_GRACE_SECONDS")
+    raced = secrets.compare_digest(policy.token_hash(value), grant.previous_refresh_hash)
+    if raced and grant.last_used_at and request.now - grant.last_used_at < grace:
+        return None
+    logger.warning("refresh token reuse for grant %s: grant revoked", grant.pk)
+    return partial(revoke_grant, grant.pk)
