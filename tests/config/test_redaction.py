@@ -53,10 +53,11 @@ def test_filter_redacts_arguments_and_tracebacks():
 
 @pytest.fixture
 def log_output():
-    """What the handlers configured by settings.LOGGING write, with every logger at DEBUG."""
-    root = logging.getLogger()
-    ours = [h for h in root.handlers if any(isinstance(f, RedactSecrets) for f in h.filters)]
-    assert ours, "settings.LOGGING installs RedactSecrets on the root handler"
+    """What the handlers configured by settings.LOGGING write, with every logger at DEBUG:
+    the root's and the audit trail's."""
+    handlers = [*logging.getLogger().handlers, *logging.getLogger("idp.audit").handlers]
+    ours = [h for h in handlers if any(isinstance(f, RedactSecrets) for f in h.filters)]
+    assert len(ours) >= 2, "settings.LOGGING installs RedactSecrets on root and audit handlers"
     stream = io.StringIO()
     previous = [(handler, handler.setStream(stream)) for handler in ours]
     levels = {name: logging.getLogger(name).level for name in ("", "oidc_provider", "apps")}
@@ -93,6 +94,7 @@ def test_a_whole_flow_at_debug_level_logs_no_secret(idp, public_client, person, 
     )
     written = log_output.getvalue()
     assert "code replay" in written and "Refresh token does not exist" in written
+    assert '"event": "code.replay_detected"' in written  # the audit trail is checked too
     secrets = [authorized.code, authorized.verifier, "hunter2", "s" * 20, rotated["id_token"]]
     secrets += [tokens[name] for name in ("access_token", "refresh_token", "id_token")]
     for secret in secrets:

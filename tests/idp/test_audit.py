@@ -9,6 +9,7 @@ from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from oidc_provider.models import Client as OIDCClient
 
+from tests import flows
 from tests.conftest import END_USER_PASSWORD
 
 FIELDS = {"time", "event", "client_id", "user_id", "grant_id", "source", "request_id"}
@@ -82,3 +83,48 @@ def test_admin_changes_are_audited(admin_user, audit_lines, db):
     (change,) = events(audit_lines)
     assert change["event"] == "admin.change" and change["action"] == "added"
     assert change["model"] == "client" and change["user_id"] == admin_user.pk
+
+
+@pytest.mark.integration
+def test_a_sign_in_and_its_tokens_leave_an_audit_trail(
+    origins, https, seed_client, end_user, audit_lines
+):
+    tokens = flows.sign_in_for_tokens(
+        https,
+        origins.idp_url,
+        client_id=seed_client.client_id,
+        redirect_uri=origins.receiver_url,
+        username=end_user.username,
+        password=END_USER_PASSWORD,
+    )
+    first = tokens["refresh_token"]
+    rotated = flows.refresh(
+        https, origins.idp_url, refresh_token=first, client_id=seed_client.client_id
+    ).json()["refresh_token"]
+    flows.refresh(https, origins.idp_url, refresh_token=rotated, client_id=seed_client.client_id)
+    reused = flows.refresh(
+        https, origins.idp_url, refresh_token=first, client_id=seed_client.client_id
+    )
+    assert reused.json()["error"] == "invalid_grant"
+    https.post(
+        f"{origins.issuer}/revoke",
+        data={"token": rotated, "client_id": seed_client.client_id},
+        timeout=10,
+    )
+    trail = events(audit_lines)
+    names = [event["event"] for event in trail]
+    assert names == [
+        "sign_in.succeeded",
+        "code.issued",
+        "consent.given",
+        "tokens.issued",
+        "refresh.rotated",
+        "refresh.rotated",
+        "refresh.reuse_detected",
+        "token.revoked",
+    ]
+    grant_ids = {event["grant_id"] for event in trail if event["grant_id"] is not None}
+    assert len(grant_ids) == 1  # one grant followed from its code to its reuse
+    assert all(event["client_id"] == seed_client.client_id for event in trail[1:])
+    for secret in (first, rotated, tokens["access_token"], tokens["id_token"]):
+        assert not any(secret in line for line in audit_lines)

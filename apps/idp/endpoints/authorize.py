@@ -18,7 +18,7 @@ from oidc_provider.lib.endpoints.authorize import AuthorizeEndpoint
 from oidc_provider.lib.errors import AuthorizeError, ClientIdError, RedirectUriError
 from oidc_provider.models import Code
 
-from apps.idp import policy
+from apps.idp import audit, policy
 from apps.idp.endpoints import repeated_param
 from apps.idp.errors import (
     InvalidRequest,
@@ -96,12 +96,19 @@ class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
 
     def create_code(self) -> Code:
         code = super().create_code()
-        Grant.objects.create(
+        grant = Grant.objects.create(
             client=self.client,
             code_hash=policy.token_hash(code.code),
             family=policy.new_family(),
             redirect_uri=self.params["redirect_uri"],
             created_at=timezone.now(),
+        )
+        audit.record(
+            "code.issued",
+            self.request,
+            client_id=self.client.client_id,
+            user_id=self.request.user.pk,
+            grant_id=grant.pk,
         )
         return code
 
@@ -152,7 +159,15 @@ class AuthorizeView(library.AuthorizeView):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         try:
-            return super().post(request, *args, **kwargs)
+            response = super().post(request, *args, **kwargs)
         except (ClientIdError, RedirectUriError) as error:
             # The library's post() catches these on GET only: a tampered form gave a 500.
             return error_page(request, error.error, error.description)
+        if self.endpoint is not None and getattr(self.endpoint, "client", None):
+            audit.record(
+                "consent.given" if request.POST.get("allow") else "consent.denied",
+                request,
+                client_id=self.endpoint.client.client_id,
+                user_id=request.user.pk,
+            )
+        return response

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from oidc_provider import views as library
 from oidc_provider.models import Client as OIDCClient
 
-from apps.idp import keys, policy
+from apps.idp import audit, keys, policy
 from apps.idp.errors import InvalidHint, error_page
 from apps.idp.grants.common import signs_with_empty_key
 
@@ -125,6 +125,12 @@ class EndSessionView(View):
         if not request.POST.get("confirm"):
             return self.get(request)
         if request.user.is_authenticated:
+            audit.record(
+                "session.ended",
+                request,
+                client_id=self.oidc_client.client_id if self.oidc_client else "",
+                user_id=request.user.pk,
+            )
             library.EndSessionView.logout_user(
                 request,
                 id_token_hint=self.params["id_token_hint"] or None,

@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Token
 
-from apps.idp import policy, writes
+from apps.idp import audit, policy, writes
 from apps.idp.endpoints import repeated_param
 from apps.idp.errors import InvalidRequest, OAuthError, json_error, method_not_allowed, oauth_json
 from apps.idp.grants.common import authenticate_client, revoke_grant
@@ -34,6 +34,7 @@ def revoke(request: HttpRequest) -> None:
         oidc_client = authenticate_client(request)
         if policy.is_opaque_value(value):
             revoke_token(oidc_client, value, form.get("token_type_hint", ""))
+    audit.record("token.revoked", request, client_id=oidc_client.client_id)
 
 
 def revoke_token(oidc_client: OIDCClient, value: str, hint: str) -> None:

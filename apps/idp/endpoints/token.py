@@ -10,7 +10,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.idp import grants, writes
+from apps.idp import audit, grants, writes
 from apps.idp.endpoints import repeated_param
 from apps.idp.errors import (
     BASIC_CHALLENGE,
@@ -61,6 +61,15 @@ class TokenView(View):
             answer = run_with_consequences(TokenRequest(request))
         except OAuthError as error:
             return json_error(error, BASIC_CHALLENGE if error.status == 401 else None)
+        grant_type = request.POST["grant_type"]  # one the registry serves: it answered
+        audit.record(
+            "refresh.rotated" if grant_type == "refresh_token" else "tokens.issued",
+            request,
+            client_id=answer.client.client_id,
+            user_id=answer.user_id,
+            grant_id=answer.grant_id,
+            grant_type=grant_type,
+        )
         return oauth_json(answer.signed())
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> JsonResponse:

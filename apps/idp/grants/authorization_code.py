@@ -6,7 +6,7 @@ from functools import partial
 from oidc_provider.lib.utils.token import create_token
 from oidc_provider.models import Code
 
-from apps.idp import policy
+from apps.idp import audit, policy
 from apps.idp.errors import InvalidGrant, InvalidRequest
 from apps.idp.grants.common import (
     TokenAnswer,
@@ -51,6 +51,9 @@ def handle(request: TokenRequest) -> TokenAnswer:
         if grant is not None and grant.exchanged_at is not None:
             # A replayed code: whoever holds it, the tokens issued from it are revoked.
             logger.warning("code replay for grant %s: grant revoked", grant.pk)
+            audit.record(
+                "code.replay_detected", request.http, client_id=client.client_id, grant_id=grant.pk
+            )
             raise InvalidGrant(INVALID, consequence=partial(revoke_grant, grant.pk))
         raise InvalidGrant(INVALID)
     if grant is None or grant.revoked_at is not None or code.has_expired():

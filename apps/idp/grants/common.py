@@ -46,6 +46,8 @@ class TokenAnswer:
     client: OIDCClient
     body: dict[str, Any]
     id_token_claims: dict[str, Any] | None = None
+    user_id: int | None = None  # for the audit trail
+    grant_id: int | None = None
 
     def signed(self) -> dict[str, Any]:
         """The body with its ID token, signed once the writes are committed: on SQLite the
@@ -152,7 +154,9 @@ def id_token_claims(
     )
 
 
-def token_answer(token: Token, id_token: dict[str, Any] | None = None) -> TokenAnswer:
+def token_answer(
+    token: Token, id_token: dict[str, Any] | None = None, grant_id: int | None = None
+) -> TokenAnswer:
     body: dict[str, Any] = {
         "access_token": token.access_token,
         "token_type": "Bearer",
@@ -164,7 +168,7 @@ def token_answer(token: Token, id_token: dict[str, Any] | None = None) -> TokenA
         # stored refresh value is never disclosed and the refresh grant refuses it anyway.
         # A token with no user (client_credentials) never gets one: the client can ask again.
         body["refresh_token"] = token.refresh_token
-    return TokenAnswer(token.client, body, id_token or None)
+    return TokenAnswer(token.client, body, id_token or None, token.user_id, grant_id)
 
 
 def issue(
@@ -175,4 +179,4 @@ def issue(
     token.id_token = id_token or {}
     token.save()
     IssuedToken.objects.create(token=token, grant=grant)
-    return token_answer(token, id_token)
+    return token_answer(token, id_token, grant.pk)

@@ -15,7 +15,7 @@ from oidc_provider.lib.utils.oauth2 import extract_client_auth
 from oidc_provider.lib.utils.token import create_token
 from oidc_provider.models import Client as OIDCClient
 
-from apps.idp import policy, token_sql
+from apps.idp import audit, metrics, policy, token_sql
 from apps.idp.errors import InvalidGrant, InvalidRequest, InvalidScope
 from apps.idp.grants.common import (
     TokenAnswer,
@@ -66,7 +66,7 @@ def handle(request: TokenRequest) -> TokenAnswer:
     if not token_sql.rotate(token.pk, value, fresh):
         raise InvalidGrant(INVALID)
     token_sql.touch_grant(grant.pk, request.now, policy.token_hash(value))
-    return token_answer(fresh, id_token)
+    return token_answer(fresh, id_token, grant.pk)
 
 
 def lock_presented(http: HttpRequest, value: str) -> token_sql.PresentedRefresh | None:
@@ -113,4 +113,8 @@ def reuse_consequence(
     if raced and grant.last_used_at and request.now - grant.last_used_at < grace:
         return None
     logger.warning("refresh token reuse for grant %s: grant revoked", grant.pk)
+    metrics.REFRESH_REUSE.inc()
+    audit.record(
+        "refresh.reuse_detected", request.http, client_id=client.client_id, grant_id=grant.pk
+    )
     return partial(revoke_grant, grant.pk)
