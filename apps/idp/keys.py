@@ -21,11 +21,12 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
+from django.db import connection
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from oidc_provider.models import RSAKey
 
-from apps.idp.models import ECKey
+from apps.idp.models import ECKey, KeyCreation
 
 ALGORITHMS = ("RS256", "ES256")  # the asymmetric ID token algorithms; RS256 is the default
 P256_COORDINATE_BYTES = 32
@@ -140,6 +141,32 @@ def _load() -> _KeySet:
     with _lock:
         _cached = fresh
     return fresh
+
+
+@receiver(post_save, sender=RSAKey)
+@receiver(post_save, sender=ECKey)
+def record_creation(sender: type, instance: Any, created: bool, **kwargs: Any) -> None:
+    # A key made while migrating to a state before KeyCreation has no table to go to; the
+    # migration that adds the table records the keys that exist then.
+    if created and KeyCreation._meta.db_table in connection.introspection.table_names():
+        alg = "RS256" if sender is RSAKey else "ES256"
+        KeyCreation.objects.get_or_create(alg=alg, key_id=instance.pk)
+
+
+def signing_key_ages(now: float) -> dict[str, float]:
+    """Seconds since each algorithm's signing key (the oldest row) was made; keys older than
+    the record of their making (made before it existed) count from when it was added."""
+    ages = {}
+    for alg, table in (("RS256", RSAKey), ("ES256", ECKey)):
+        oldest = table.objects.order_by("id").values_list("pk", flat=True).first()
+        made = (
+            KeyCreation.objects.filter(alg=alg, key_id=oldest)
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        if made is not None:
+            ages[alg] = now - made.timestamp()
+    return ages
 
 
 @receiver(post_save, sender=RSAKey)

@@ -7,11 +7,13 @@ client cannot grow the number of series by sending odd paths, grant types or err
 """
 
 import json
+import logging
 import time
 from collections.abc import Callable
 
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.db import DatabaseError
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import (
@@ -22,6 +24,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from apps.idp import keys
+
+logger = logging.getLogger(__name__)
 
 ENDPOINTS = {
     "/oidc/token": "token",
@@ -126,13 +134,35 @@ def count_requests(get_response: Callable[[HttpRequest], HttpResponse]):
     return middleware
 
 
+class SigningKeyAge(Collector):
+    """Read at scrape time from the database: the same for every worker."""
+
+    def collect(self):
+        family = GaugeMetricFamily(
+            "idp_signing_key_age_seconds",
+            "Age of the key that signs ID tokens, by algorithm: rotate before it grows old.",
+            labels=["alg"],
+        )
+        try:
+            ages = keys.signing_key_ages(time.time())
+        except DatabaseError:
+            logger.warning("metrics: signing key ages unavailable (database)")
+            ages = {}
+        for alg, age in sorted(ages.items()):
+            family.add_metric([alg], age)
+        yield family
+
+
 def exposition(multiprocess_dir: str) -> bytes:
     """The text format of every metric, added up over the worker processes when there are."""
-    if not multiprocess_dir:
-        return generate_latest(REGISTRY)
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=multiprocess_dir)
-    return generate_latest(registry)
+    if multiprocess_dir:
+        counted = CollectorRegistry()
+        multiprocess.MultiProcessCollector(counted, path=multiprocess_dir)
+    else:
+        counted = REGISTRY
+    from_database = CollectorRegistry()
+    from_database.register(SigningKeyAge())
+    return generate_latest(counted) + generate_latest(from_database)
 
 
 @receiver(user_logged_in)

@@ -55,3 +55,18 @@ class ECKey(models.Model):
 
     def __str__(self) -> str:
         return f"EC key {self.pk}"
+
+
+class KeyCreation(models.Model):
+    """When a signing key was made: neither key table records it, and key age is what an
+    operator watches to rotate in time (`idp_signing_key_age_seconds`)."""
+
+    alg = models.CharField(max_length=10)  # RS256 (the library's RSAKey) or ES256 (ECKey)
+    key_id = models.BigIntegerField()  # the row's primary key in its table
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["alg", "key_id"], name="one_key_creation")]
+
+    def __str__(self) -> str:
+        return f"{self.alg} key {self.key_id} made {self.created_at:%Y-%m-%d}"

@@ -1,10 +1,16 @@
 """/metrics: what Prometheus scrapes, and who may read it."""
 
+import time
+from datetime import timedelta
+
 import pytest
 from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
+from oidc_provider.models import RSAKey
 from prometheus_client import REGISTRY
 
-from apps.idp import metrics
+from apps.idp import keys, metrics, services
+from apps.idp.models import KeyCreation
 from tests.conftest import END_USER_PASSWORD
 
 
@@ -97,3 +103,25 @@ def test_without_a_configured_secret_no_bearer_opens_metrics(client, idp_host, s
         "/metrics", HTTP_AUTHORIZATION="Bearer ", REMOTE_ADDR="192.0.2.7", **idp_host
     )
     assert answer.status_code == 403
+
+
+def test_metrics_show_the_age_of_each_signing_key(client, idp_host, db):
+    services.ensure_signing_keys()
+    answer = client.get("/metrics", REMOTE_ADDR="127.0.0.1", **idp_host)
+    ages = {
+        line.split('"')[1]: float(line.split()[-1])
+        for line in answer.text.splitlines()
+        if line.startswith("idp_signing_key_age_seconds{")
+    }
+    assert set(ages) == {"RS256", "ES256"}
+    assert all(0 <= age < 60 for age in ages.values())  # just made
+
+
+def test_a_key_age_counts_from_its_making(db):
+    services.ensure_signing_keys()
+    rsa = RSAKey.objects.order_by("id").first()
+    KeyCreation.objects.filter(alg="RS256", key_id=rsa.pk).update(
+        created_at=timezone.now() - timedelta(days=90)
+    )
+    age = keys.signing_key_ages(time.time())["RS256"]
+    assert 90 * 86400 - 60 < age < 90 * 86400 + 60
