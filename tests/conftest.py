@@ -13,6 +13,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from apps.demo import certs
 from apps.idp import keys, services
+from tests import flows
 
 (Path(django_settings.BASE_DIR) / "var").mkdir(exist_ok=True)  # the test database's folder
 
@@ -109,3 +110,36 @@ def end_user(django_user_model):
 def seed_client(origins):
     """The seed's public client, registered with the test receiver's URL."""
     return services.seed_public_client("test-cli", redirect_uri=origins.receiver_url)
+
+
+@pytest.fixture
+def sign_in(origins, https, seed_client, end_user):
+    """`sign_in()`: the end user signs in to the seed's client through the code flow and
+    gets its tokens (`http`: another browser than the test's `https` session)."""
+
+    def run(http: requests.Session | None = None) -> dict:
+        return flows.sign_in_for_tokens(
+            http or https,
+            origins.idp_url,
+            client_id=seed_client.client_id,
+            redirect_uri=origins.receiver_url,
+            username=end_user.username,
+            password=END_USER_PASSWORD,
+        )
+
+    return run
+
+
+@pytest.fixture
+def refresh(origins, https, seed_client):
+    """`refresh(token)`: the seed's client presents a refresh token; the token response."""
+
+    def run(refresh_token: str, http: requests.Session | None = None) -> requests.Response:
+        return flows.refresh(
+            http or https,
+            origins.idp_url,
+            refresh_token=refresh_token,
+            client_id=seed_client.client_id,
+        )
+
+    return run

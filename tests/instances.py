@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,6 +18,15 @@ from django.conf import settings
 from django.db import connection
 
 START_TIMEOUT_SECONDS = 30
+# The tests that run real instances on the shared test database: PostgreSQL only.
+ON_POSTGRESQL = [
+    pytest.mark.postgres,
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+        reason="real instances share a PostgreSQL database: make test-postgres",
+    ),
+]
 
 
 def test_database_url(port: int | None = None) -> str:
@@ -100,6 +110,29 @@ def splice(downstream: socket.socket, upstream: socket.socket) -> None:
     threading.Thread(target=pipe, args=(upstream, downstream), daemon=True).start()
 
 
+def forward_connections(
+    listener: socket.socket,
+    upstream_port: Callable[[], int | None],
+    opened: list[socket.socket] | None = None,
+) -> None:
+    """Accept on `listener` until it closes; splice each connection to the port
+    `upstream_port()` names then, or close it at once when that is None (refused).
+    The spliced sockets are added to `opened`, for a caller that may reset them."""
+    while True:
+        try:
+            downstream, _ = listener.accept()
+        except OSError:
+            return  # closed
+        port = upstream_port()
+        if port is None:
+            downstream.close()
+            continue
+        upstream = socket.create_connection(("127.0.0.1", port))
+        if opened is not None:
+            opened.extend((downstream, upstream))
+        splice(downstream, upstream)
+
+
 class TcpProxy:
     """Forwards loopback connections to `target_port` until cut: then, as if the server behind
     it had stopped, open connections are reset and new ones refused, until restored."""
@@ -108,26 +141,21 @@ class TcpProxy:
         self.target_port = target_port
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
-        self._open: list[socket.socket] = []
         self._lock = threading.Lock()
         self.is_cut = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._open: list[socket.socket] = []
+        threading.Thread(
+            target=forward_connections,
+            args=(self._listener, self._route, self._open),
+            daemon=True,
+        ).start()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                downstream, _ = self._listener.accept()
-            except OSError:
-                return  # closed
-            with self._lock:
-                if self.is_cut:
-                    downstream.close()
-                    continue
-                upstream = socket.create_connection(("127.0.0.1", self.target_port))
-                self._open += [downstream, upstream]
-            splice(downstream, upstream)
+    def _route(self) -> int | None:
+        return None if self.is_cut else self.target_port
 
     def cut(self) -> None:
+        """New connections are refused; open ones are reset, since the database they reach
+        answers no more (a fresh connection to a restarted server is a new one)."""
         with self._lock:
             self.is_cut = True
             for sock in self._open:

@@ -9,7 +9,6 @@ from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from oidc_provider.models import Client as OIDCClient
 
-from tests import flows
 from tests.conftest import END_USER_PASSWORD
 
 FIELDS = {"time", "event", "client_id", "user_id", "grant_id", "source", "request_id"}
@@ -87,24 +86,13 @@ def test_admin_changes_are_audited(admin_user, audit_lines, db):
 
 @pytest.mark.integration
 def test_a_sign_in_and_its_tokens_leave_an_audit_trail(
-    origins, https, seed_client, end_user, audit_lines
+    origins, https, seed_client, sign_in, refresh, audit_lines
 ):
-    tokens = flows.sign_in_for_tokens(
-        https,
-        origins.idp_url,
-        client_id=seed_client.client_id,
-        redirect_uri=origins.receiver_url,
-        username=end_user.username,
-        password=END_USER_PASSWORD,
-    )
+    tokens = sign_in()
     first = tokens["refresh_token"]
-    rotated = flows.refresh(
-        https, origins.idp_url, refresh_token=first, client_id=seed_client.client_id
-    ).json()["refresh_token"]
-    flows.refresh(https, origins.idp_url, refresh_token=rotated, client_id=seed_client.client_id)
-    reused = flows.refresh(
-        https, origins.idp_url, refresh_token=first, client_id=seed_client.client_id
-    )
+    rotated = refresh(first).json()["refresh_token"]
+    refresh(rotated)
+    reused = refresh(first)
     assert reused.json()["error"] == "invalid_grant"
     https.post(
         f"{origins.issuer}/revoke",

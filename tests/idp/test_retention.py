@@ -16,7 +16,6 @@ from oidc_provider.models import Code, Token, UserConsent
 from apps.idp import retention
 from apps.idp.models import Grant, IssuedToken
 from tests import flows
-from tests.conftest import END_USER_PASSWORD
 
 pytestmark = pytest.mark.integration
 
@@ -43,30 +42,16 @@ def browser(origins) -> requests.Session:
     return http
 
 
-def sign_in(origins, seed_client, end_user) -> dict:
-    with browser(origins) as http:
-        return flows.sign_in_for_tokens(
-            http,
-            origins.idp_url,
-            client_id=seed_client.client_id,
-            redirect_uri=origins.receiver_url,
-            username=end_user.username,
-            password=END_USER_PASSWORD,
-        )
-
-
 @pytest.mark.postgres
-def test_after_everything_expires_the_tables_return_to_their_size(origins, seed_client, end_user):
+def test_after_everything_expires_the_tables_return_to_their_size(
+    origins, seed_client, end_user, sign_in, refresh
+):
     before = sizes()
     for _ in range(3):
-        tokens = sign_in(origins, seed_client, end_user)
+        with browser(origins) as http:  # a browser each: a session each
+            tokens = sign_in(http)
     with browser(origins) as http:
-        refreshed = flows.refresh(
-            http,
-            origins.idp_url,
-            refresh_token=tokens["refresh_token"],
-            client_id=seed_client.client_id,
-        )
+        refreshed = refresh(tokens["refresh_token"], http)
         assert refreshed.status_code == 200
         revoked = http.post(
             f"{origins.issuer}/revoke",
@@ -86,23 +71,17 @@ def test_after_everything_expires_the_tables_return_to_their_size(origins, seed_
     assert set(retention.purge(later, LIFETIMES).values()) == {0}  # idempotent
 
 
-def test_what_can_still_be_used_is_kept(origins, seed_client, end_user):
-    tokens = sign_in(origins, seed_client, end_user)
+def test_what_can_still_be_used_is_kept(sign_in, refresh):
+    tokens = sign_in()
     counts = retention.purge(timezone.now(), LIFETIMES)
     assert counts["grants (with their tokens)"] == 0
-    with browser(origins) as http:
-        refreshed = flows.refresh(
-            http,
-            origins.idp_url,
-            refresh_token=tokens["refresh_token"],
-            client_id=seed_client.client_id,
-        )
+    refreshed = refresh(tokens["refresh_token"])
     assert refreshed.status_code == 200, refreshed.text
 
 
 @pytest.mark.postgres
-def test_refreshes_go_on_while_a_large_purge_runs(origins, seed_client, end_user):
-    tokens = sign_in(origins, seed_client, end_user)
+def test_refreshes_go_on_while_a_large_purge_runs(origins, seed_client, sign_in, refresh):
+    tokens = sign_in()
     long_ago = timezone.now() - timedelta(days=60)
     Grant.objects.bulk_create(
         Grant(
@@ -128,12 +107,7 @@ def test_refreshes_go_on_while_a_large_purge_runs(origins, seed_client, end_user
     refresh_token = tokens["refresh_token"]
     with browser(origins) as http:
         while purging.is_alive() or not statuses:
-            answer = flows.refresh(
-                http,
-                origins.idp_url,
-                refresh_token=refresh_token,
-                client_id=seed_client.client_id,
-            )
+            answer = refresh(refresh_token, http)
             statuses.append(answer.status_code)
             refresh_token = answer.json().get("refresh_token", refresh_token)
     purging.join()

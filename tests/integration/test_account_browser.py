@@ -2,28 +2,15 @@
 
 import pytest
 
-from tests import flows
 from tests.conftest import END_USER_PASSWORD
-from tests.integration import test_browser_flow
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-# Chromium trusting the test CA, and a fresh page in it: the browser flow's fixtures.
-chromium_home = test_browser_flow.chromium_home
-page = test_browser_flow.page
-
 
 @pytest.fixture
-def tokens(origins, https, seed_client, end_user) -> dict:
+def tokens(sign_in) -> dict:
     """A sign-in through the code flow: the grant the person will revoke."""
-    return flows.sign_in_for_tokens(
-        https,
-        origins.idp_url,
-        client_id=seed_client.client_id,
-        redirect_uri=origins.receiver_url,
-        username=end_user.username,
-        password=END_USER_PASSWORD,
-    )
+    return sign_in()
 
 
 def test_a_person_revokes_an_application_from_the_home_page(
@@ -32,7 +19,8 @@ def test_a_person_revokes_an_application_from_the_home_page(
     https,
     seed_client,
     end_user,
-    tokens,  # noqa: F811
+    tokens,
+    refresh,
 ):
     page.goto(f"{origins.idp_url}/")
     page.get_by_role("link", name="Your applications").click()
@@ -44,10 +32,5 @@ def test_a_person_revokes_an_application_from_the_home_page(
     page.get_by_role("button", name=f"Revoke {seed_client.name}").click()
     page.wait_for_selector("text=Access revoked")
     assert "No application has access to your account." in page.content()
-    refreshed = flows.refresh(
-        https,
-        origins.idp_url,
-        refresh_token=tokens["refresh_token"],
-        client_id=seed_client.client_id,
-    )
+    refreshed = refresh(tokens["refresh_token"])
     assert refreshed.json()["error"] == "invalid_grant"

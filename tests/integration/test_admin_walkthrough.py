@@ -5,7 +5,6 @@ form as the document says, HS256 included: the admin refuses HS256 for a public 
 says why. With RS256 the client is saved and its client id shown.
 """
 
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -14,15 +13,9 @@ import pytest
 from django.db import connections
 from oidc_provider.models import RESPONSE_TYPE_CHOICES, ResponseType
 from oidc_provider.models import Client as OIDCClient
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.integration.conftest import VIEWPORT
-from tests.integration.test_browser_flow import (  # chromium_home: a fixture, used below
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    WAIT_SECONDS,
-    chromium_home,  # noqa: F401
-)
+from tests.integration.conftest import VIEWPORT, chromium_page
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -52,23 +45,13 @@ def saved_client() -> OIDCClient | None:
 
 
 @pytest.fixture
-def admin_page(origins, django_user_model, chromium_home) -> Iterator[Page]:  # noqa: F811
+def admin_page(origins, django_user_model, chromium_home) -> Iterator[Page]:
     """chromium, trusting the test CA, and a superuser as `createsuperuser` makes one."""
     django_user_model.objects.create_superuser("root", "root@example.com", ADMIN_PASSWORD)
     for value, description in RESPONSE_TYPE_CHOICES:  # as migrate left them; flushed since
         ResponseType.objects.get_or_create(value=value, defaults={"description": description})
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            env={**os.environ, "HOME": str(chromium_home)},
-        )
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.set_default_timeout(WAIT_SECONDS * 1000)
-            yield page
-        finally:
-            browser.close()
+    with chromium_page(chromium_home) as page:
+        yield page
 
 
 def test_the_seeds_public_client_steps_in_the_admin(origins, admin_page, docs_screenshot):

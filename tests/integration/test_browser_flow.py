@@ -8,7 +8,6 @@ The client runs as a subprocess and is driven through its stdin and stdout only.
 import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,61 +24,12 @@ from playwright.sync_api import Page, sync_playwright
 
 from tests import flows
 from tests.conftest import END_USER_PASSWORD
-from tests.integration.conftest import VIEWPORT
+from tests.integration.conftest import CHROMIUM, CHROMIUM_ARGS, WAIT_SECONDS
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 AUTHORIZATION_URL = re.compile(r"^  (https://\S+/authorize\?\S+)$", re.MULTILINE)
-WAIT_SECONDS = 20
-
-
-@pytest.fixture(scope="session")
-def chromium_home(cert_paths, tmp_path_factory) -> Path:
-    """A HOME whose NSS database trusts the test CA, and nothing else of ours."""
-    missing = [tool for tool in (CHROMIUM, "certutil") if not shutil.which(tool)]
-    if missing:
-        pytest.fail(
-            f"{' and '.join(missing)} not found: `make system-deps` installs the Debian "
-            "packages chromium and libnss3-tools."
-        )
-    home = tmp_path_factory.mktemp("chromium-home")
-    nssdb = home / ".pki" / "nssdb"
-    nssdb.mkdir(parents=True)
-    for command in (
-        ["certutil", "-d", f"sql:{nssdb}", "-N", "--empty-password"],
-        # "C,,": a CA trusted to issue server certificates (the SSL trust slot only).
-        ["certutil", "-d", f"sql:{nssdb}", "-A", "-t", "C,,", "-n", "idp-demo-test", "-i"]
-        + [str(cert_paths.ca_cert)],
-    ):
-        subprocess.run(command, check=True, capture_output=True, timeout=30)
-    return home
-
-
-@pytest.fixture
-def page(origins, seed_client, end_user, chromium_home) -> Iterator[Page]:
-    """A fresh chromium page. The database rows exist before Playwright's event loop starts."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            env={**os.environ, "HOME": str(chromium_home)},
-        )
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.set_default_timeout(WAIT_SECONDS * 1000)
-            yield page
-        finally:
-            browser.close()
 
 
 class Screenshots:

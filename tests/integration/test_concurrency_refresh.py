@@ -8,25 +8,14 @@ import requests
 from oidc_provider.models import Token
 
 from apps.idp.models import Grant
-from tests import flows
-from tests.conftest import END_USER_PASSWORD
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 PARALLEL = 20
 
 
-def test_parallel_refreshes_with_one_token_succeed_exactly_once(
-    origins, https, seed_client, end_user
-):
-    refresh_token = flows.sign_in_for_tokens(
-        https,
-        origins.idp_url,
-        client_id=seed_client.client_id,
-        redirect_uri=origins.receiver_url,
-        username=end_user.username,
-        password=END_USER_PASSWORD,
-    )["refresh_token"]
+def test_parallel_refreshes_with_one_token_succeed_exactly_once(origins, sign_in, refresh):
+    refresh_token = sign_in()["refresh_token"]
     start = threading.Barrier(PARALLEL)
 
     def refresh_once(_: int) -> tuple[int, dict]:
@@ -34,9 +23,7 @@ def test_parallel_refreshes_with_one_token_succeed_exactly_once(
             http.trust_env = False
             http.verify = origins.ca_file
             start.wait(timeout=30)
-            answer = flows.refresh(
-                http, origins.idp_url, refresh_token=refresh_token, client_id=seed_client.client_id
-            )
+            answer = refresh(refresh_token, http)
             return answer.status_code, answer.json()
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
@@ -50,10 +37,5 @@ def test_parallel_refreshes_with_one_token_succeed_exactly_once(
     winner = next(body for status, body in results if status == 200)
     assert Token.objects.count() == 1
     assert Grant.objects.get().revoked_at is None
-    again = flows.refresh(
-        https,
-        origins.idp_url,
-        refresh_token=winner["refresh_token"],
-        client_id=seed_client.client_id,
-    )
+    again = refresh(winner["refresh_token"])
     assert again.status_code == 200, again.text

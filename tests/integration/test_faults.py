@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings
 from django.db import connection
 
 from apps.idp import policy, services
@@ -27,14 +26,7 @@ from tests import instances as granian
 from tests.conftest import END_USER_PASSWORD
 from tests.ports import free_port
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-        reason="the fault tests run against PostgreSQL: make test-postgres",
-    ),
-]
+pytestmark = granian.ON_POSTGRESQL
 
 REDIRECT_URI = "https://127.0.0.1:9/"  # registered, never followed: the test reads Location
 RECOVERY_SECONDS = 20

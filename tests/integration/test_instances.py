@@ -21,7 +21,6 @@ from pathlib import Path
 import jwt
 import pytest
 import requests
-from django.conf import settings
 
 from apps.client import pkce
 from apps.idp import services
@@ -30,14 +29,7 @@ from tests import instances as granian
 from tests.conftest import END_USER_PASSWORD
 from tests.ports import free_port
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-        reason="several instances need a shared PostgreSQL database: make test-postgres",
-    ),
-]
+pytestmark = granian.ON_POSTGRESQL
 
 REDIRECT_URI = "https://127.0.0.1:9/"  # registered, never followed: the test reads Location
 CONCURRENT_REFRESHES = 8
@@ -63,7 +55,9 @@ class Balancer:
         self.port = self._listener.getsockname()[1]
         self._next = cycle(self.backends)
         self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(
+            target=granian.forward_connections, args=(self._listener, self._route), daemon=True
+        ).start()
 
     def _pick(self) -> str | None:
         if self.pinned:
@@ -75,20 +69,13 @@ class Balancer:
                 return name
         return None
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                downstream, _ = self._listener.accept()
-            except OSError:
-                return  # closed
-            with self._lock:
-                name = self._pick()
-                if name is None:
-                    downstream.close()  # nobody healthy: refuse, as a balancer would
-                    continue
-                self.served.append(name)
-            upstream = socket.create_connection(("127.0.0.1", self.backends[name]))
-            granian.splice(downstream, upstream)
+    def _route(self) -> int | None:
+        with self._lock:
+            name = self._pick()
+            if name is None:
+                return None  # nobody healthy: refuse, as a balancer would
+            self.served.append(name)
+            return self.backends[name]
 
     def check_health(self) -> None:
         for name, port in self.backends.items():
