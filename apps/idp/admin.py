@@ -30,6 +30,9 @@ class PublicClientSafeForm(ClientForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The library's form makes it optional, and an empty value used to keep the stored
+        # one: a confidential HS256 client switched to public with it blank kept HS256.
+        self.fields["jwt_alg"].required = True
         self.initial.setdefault("jwt_alg", self.instance.jwt_alg)  # RS256 for a new client
 
     def clean(self):
@@ -38,9 +41,15 @@ class PublicClientSafeForm(ClientForm):
         try:
             services.refuse_weak_signing(cleaned.get("client_type", ""), jwt_alg)
         except services.SeedError as exc:
-            self.add_error("jwt_alg", str(exc))
-        if jwt_alg:  # the library's form lets it be empty: the client keeps its value
+            self.add_error("jwt_alg" if "jwt_alg" in cleaned else None, str(exc))
+        if jwt_alg:
             self.instance.jwt_alg = jwt_alg
+        for field in ("_redirect_uris", "_post_logout_redirect_uris"):
+            uris = cleaned.get(field, "").splitlines()
+            try:
+                services.refuse_unsafe_redirect_uris([uri for uri in uris if uri.strip()])
+            except services.SeedError as exc:
+                self.add_error(field, str(exc))
         return cleaned
 
 

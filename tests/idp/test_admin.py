@@ -96,3 +96,49 @@ def test_admin_adds_a_generated_es256_key_and_never_shows_it(admin_client_https)
     page = admin_client_https.get(f"/admin/idp/eckey/{added.pk}/change/").content.decode()
     assert keys.ec_kid(added.key) in page
     assert "PRIVATE KEY" not in page and added.key.splitlines()[1] not in page
+
+
+def test_a_confidential_hs256_client_cannot_become_public_with_a_blank_algorithm(
+    admin_client_https,
+):
+    admin_client_https.post(
+        "/admin/oidc_provider/client/add/", client_form(client_type="confidential", jwt_alg="HS256")
+    )
+    oidc_client = OIDCClient.objects.get()
+    for jwt_alg in ("", "HS256"):
+        change = client_form(client_type="public", jwt_alg=jwt_alg, client_id=oidc_client.client_id)
+        response = admin_client_https.post(
+            f"/admin/oidc_provider/client/{oidc_client.pk}/change/", change
+        )
+        assert response.status_code == 200  # the form again, with the error
+    stored = OIDCClient.objects.get()
+    assert (stored.client_type, stored.jwt_alg) == ("confidential", "HS256")
+
+
+@pytest.mark.parametrize("jwt_alg", ["HS256", ""])
+def test_no_path_saves_a_public_client_without_rs256_or_es256(db, jwt_alg):
+    oidc_client = OIDCClient.objects.create(
+        name="c", client_id="c", client_type="confidential", client_secret="s", jwt_alg="HS256"
+    )
+    oidc_client.client_type = "public"
+    oidc_client.jwt_alg = jwt_alg
+    with pytest.raises(services.SeedError):
+        oidc_client.save()
+    assert OIDCClient.objects.get().client_type == "confidential"
+
+
+@pytest.mark.parametrize("field", ["_redirect_uris", "_post_logout_redirect_uris"])
+@pytest.mark.parametrize(
+    "uri", ["javascript:alert(1)", "*", "http://rp.example/cb", "http://localhost:8765/"]
+)
+def test_admin_refuses_unsafe_redirect_uris(admin_client_https, field, uri):
+    form = client_form(**{field: f"https://mysrv.local:8444/\n{uri}"})
+    response = admin_client_https.post("/admin/oidc_provider/client/add/", form)
+    assert response.status_code == 200
+    assert not OIDCClient.objects.exists()
+
+
+def test_admin_accepts_a_loopback_redirect_uri(admin_client_https):
+    form = client_form(_redirect_uris="http://127.0.0.1:8765/callback\r\nhttp://[::1]:8765/cb")
+    response = admin_client_https.post("/admin/oidc_provider/client/add/", form)
+    assert response.status_code == 302
