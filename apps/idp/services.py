@@ -113,13 +113,18 @@ def ensure_rsa_key() -> RSAKey:
     existing = RSAKey.objects.order_by("id").first()
     if existing:
         return existing
+    return RSAKey.objects.create(key=new_rsa_pem())
+
+
+def new_rsa_pem() -> str:
+    """A fresh 2048-bit RSA private key, PEM, as `creatersakey` makes them."""
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),
     )
-    return RSAKey.objects.create(key=pem.decode("ascii"))
+    return pem.decode("ascii")
 
 
 def ensure_es256_key() -> ECKey:
