@@ -41,7 +41,11 @@ class IdpConfig(AppConfig):
     verbose_name = "Identity provider"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_login_failed
         from oidc_provider.models import Client as OIDCClient
+
+        from apps.idp import sign_in_lockout
 
         post_migrate.connect(create_first_signing_keys, sender=self)
         pre_save.connect(refuse_weak_public_client, sender=OIDCClient)
+        user_login_failed.connect(sign_in_lockout.count_device_failure)
