@@ -205,6 +205,15 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# How many reverse proxies in front of the IdP append the peer's address to X-Forwarded-For.
+# 0 (the default): the header is ignored and REMOTE_ADDR is the address, so a forged header
+# cannot dodge the lock. apps.idp.sign_in_lockout reads it (django-ipware is not installed,
+# so axes' own AXES_IPWARE_* settings would do nothing).
+TRUSTED_PROXY_COUNT = _env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "apps.idp.sign_in_lockout.client_address"
+# A browser that signed in to the account before (its device cookie) has its own counter
+# and is not locked out by other people's failures from the same address.
+AXES_WHITELIST_CALLABLE = "apps.idp.sign_in_lockout.is_trusted_device"
 
 # --- the demo's files (certificates, the seeded client id); kept out of git
 CERTS_DIR = BASE_DIR / "certs"  # the Procfile names these files too

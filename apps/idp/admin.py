@@ -1,9 +1,12 @@
 """The library's client admin, offering ES256 and refusing HS256 for public clients."""
 
+import hashlib
+
 from django import forms
 from django.contrib import admin
 from oidc_provider.admin import ClientAdmin, ClientForm
 from oidc_provider.models import Client as OIDCClient
+from oidc_provider.models import Code, RSAKey, Token
 
 from apps.idp import keys, services
 from apps.idp.models import ECKey
@@ -30,6 +33,16 @@ class PublicClientSafeForm(ClientForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The library's form makes it optional, and an empty value used to keep the stored
+        # one: a confidential HS256 client switched to public with it blank kept HS256.
+        self.fields["jwt_alg"].required = True
+        # The secret is a password: once made it is never put in the page again (a screen,
+        # a screenshot, a proxy's log), only its fingerprint. Read it from the shell when
+        # handing it over: Client.objects.get(client_id=...).client_secret.
+        secret = self.fields["client_secret"]
+        secret.widget = forms.PasswordInput(render_value=False, attrs={"disabled": "true"})
+        if self.instance.client_secret:
+            secret.help_text = f"Fingerprint {fingerprint(self.instance.client_secret)}"
         self.initial.setdefault("jwt_alg", self.instance.jwt_alg)  # RS256 for a new client
 
     def clean(self):
@@ -38,18 +51,99 @@ class PublicClientSafeForm(ClientForm):
         try:
             services.refuse_weak_signing(cleaned.get("client_type", ""), jwt_alg)
         except services.SeedError as exc:
-            self.add_error("jwt_alg", str(exc))
-        if jwt_alg:  # the library's form lets it be empty: the client keeps its value
+            self.add_error("jwt_alg" if "jwt_alg" in cleaned else None, str(exc))
+        if jwt_alg:
             self.instance.jwt_alg = jwt_alg
+        for field in ("_redirect_uris", "_post_logout_redirect_uris"):
+            uris = cleaned.get(field, "").splitlines()
+            try:
+                services.refuse_unsafe_redirect_uris([uri for uri in uris if uri.strip()])
+            except services.SeedError as exc:
+                self.add_error(field, str(exc))
         return cleaned
 
 
-admin.site.unregister(OIDCClient)
+for library_model in (OIDCClient, Code, Token, RSAKey):
+    admin.site.unregister(library_model)
 
 
 @admin.register(OIDCClient)
 class SafeClientAdmin(ClientAdmin):
     form = PublicClientSafeForm
+
+
+def fingerprint(value: str) -> str:
+    """The first 8 hex digits of SHA-256(value): enough to tell rows apart, useless to replay."""
+    return hashlib.sha256(value.encode()).hexdigest()[:8]
+
+
+# The library's __str__ of Token and Code prints the access token or the code: the admin puts
+# it in list pages, delete confirmations and its change log (LogEntry.object_repr, stored).
+Token.__str__ = lambda self: f"{self.client} - token {fingerprint(self.access_token)}"
+Code.__str__ = lambda self: f"{self.client} - code {fingerprint(self.code)}"
+
+
+class SecretFreeAdmin(admin.ModelAdmin):
+    """Live codes and tokens: listed by fingerprint, never shown, edited or searched by value.
+
+    Whoever reads the page (or its HTML in a proxy log) could otherwise use the token. Rows stay
+    deletable: deleting one revokes it.
+    """
+
+    list_display = ["fingerprint", "client", "user", "expires_at"]
+    list_filter = ["client"]
+    search_fields: list[str] = []
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # the change page becomes a read-only view of the fields below
+
+
+@admin.register(Code)
+class CodeAdmin(SecretFreeAdmin):
+    fields = ["fingerprint", "client", "user", "expires_at", "_scope"]
+    readonly_fields = fields
+
+    @admin.display(description="Code (fingerprint)")
+    def fingerprint(self, obj: Code) -> str:
+        return fingerprint(obj.code)
+
+
+@admin.register(Token)
+class TokenAdmin(SecretFreeAdmin):
+    fields = ["fingerprint", "refresh_fingerprint", "client", "user", "expires_at", "_scope"]
+    readonly_fields = fields
+
+    @admin.display(description="Access token (fingerprint)")
+    def fingerprint(self, obj: Token) -> str:
+        return fingerprint(obj.access_token)
+
+    @admin.display(description="Refresh token (fingerprint)")
+    def refresh_fingerprint(self, obj: Token) -> str:
+        return fingerprint(obj.refresh_token) if obj.refresh_token else ""
+
+
+@admin.register(RSAKey)
+class RSAKeyAdmin(admin.ModelAdmin):
+    """RS256 keys, like ECKeyAdmin's: generated on Add, never typed in, never shown."""
+
+    fields = ["key_id"]
+    readonly_fields = ["key_id"]
+    list_display = ["__str__"]
+
+    @admin.display(description="Key ID (kid)")
+    def key_id(self, obj: RSAKey) -> str:
+        return obj.kid or "(made when you save)"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj: RSAKey, form, change: bool) -> None:
+        if not obj.key:
+            obj.key = services.new_signing_key_pem("RS256")
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(ECKey)

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_save
 
 # The migration that creates apps.idp.models.ECKey: the ES256 key is made once it has run.
 ES256_KEY_MIGRATION = ("idp", "0002_eckey")
@@ -23,10 +23,31 @@ def create_first_signing_keys(plan=None, **kwargs) -> None:
     services.ensure_signing_keys(tuple(needed))
 
 
+def refuse_weak_public_client(sender, instance, **kwargs) -> None:
+    """Before any Client row is saved: a public client signs with RS256 or ES256, never else.
+
+    The admin form and apps.idp.services check this with readable messages; this guard is for
+    every other path (the shell, a fixture, a library form, a future endpoint), so that no
+    order of switching client_type and jwt_alg leaves a public client with HS256 (signed with
+    an empty secret) or an empty algorithm. A signal rather than clean(): the model is the
+    library's, and save() does not call clean().
+    """
+    from apps.idp import services
+
+    services.refuse_weak_signing(instance.client_type, instance.jwt_alg)
+
+
 class IdpConfig(AppConfig):
     name = "apps.idp"
     label = "idp"
     verbose_name = "Identity provider"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_login_failed
+        from oidc_provider.models import Client as OIDCClient
+
+        from apps.idp import sign_in_lockout
+
         post_migrate.connect(create_first_signing_keys, sender=self)
+        pre_save.connect(refuse_weak_public_client, sender=OIDCClient)
+        user_login_failed.connect(sign_in_lockout.count_device_failure)

@@ -10,6 +10,7 @@ from oidc_provider.models import ResponseType, RSAKey
 
 from apps.idp import keys
 from apps.idp.models import ECKey
+from apps.idp.redirect_uris import RedirectURIError, check_redirect_uris
 
 SEED_CLIENT_NAME = "PKCE command-line client"
 SEED_SCOPES = ("openid", "profile", "email", "offline_access")
@@ -35,9 +36,25 @@ class SeedError(ValueError):
 
 
 def refuse_weak_signing(client_type: str, jwt_alg: str) -> None:
-    """Raise SeedError when a public client asks for HS256 (no secret to sign with)."""
-    if client_type == "public" and jwt_alg == "HS256":
+    """Raise SeedError unless a public client signs with RS256 or ES256.
+
+    HS256 has no secret to sign with; an empty or unknown value is refused too, rather than
+    trusting whatever the library or an RP falls back to for it.
+    """
+    if client_type != "public":
+        return
+    if jwt_alg == "HS256":
         raise SeedError(HS256_FOR_PUBLIC_CLIENT)
+    if jwt_alg not in ID_TOKEN_ALGORITHMS:
+        raise SeedError(f"unknown ID token algorithm {jwt_alg!r}: use RS256 or ES256")
+
+
+def refuse_unsafe_redirect_uris(uris: list[str]) -> None:
+    """Raise SeedError for a redirect URI apps.idp.redirect_uris refuses."""
+    try:
+        check_redirect_uris(uris)
+    except RedirectURIError as exc:
+        raise SeedError(str(exc)) from None
 
 
 def response_type(value: str) -> ResponseType:
@@ -64,6 +81,7 @@ def seed_public_client(
     if jwt_alg not in ID_TOKEN_ALGORITHMS:
         raise SeedError(f"unknown ID token algorithm {jwt_alg!r}: use RS256 or ES256")
     refuse_weak_signing("public", jwt_alg)
+    refuse_unsafe_redirect_uris([redirect_uri])
     oidc_client, _ = OIDCClient.objects.update_or_create(
         client_id=client_id,
         defaults={

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.idp import account, audit
+from apps.idp import account, audit, sign_in_lockout
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # This browser may now sign in to this account despite a neighbour's failures.
+        sign_in_lockout.remember_device(response, form.get_user().get_username())
+        return response
 
 
 class LogoutView(auth_views.LogoutView):

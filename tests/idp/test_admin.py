@@ -1,7 +1,9 @@
 import pytest
+from django.contrib.admin.models import LogEntry
 from oidc_provider.models import Client as OIDCClient
+from oidc_provider.models import Code, RSAKey, Token
 
-from apps.idp import keys, services
+from apps.idp import admin, keys, services
 from apps.idp.models import ECKey
 
 IDP_HOST = "idp.local:8443"
@@ -96,3 +98,132 @@ def test_admin_adds_a_generated_es256_key_and_never_shows_it(admin_client_https)
     page = admin_client_https.get(f"/admin/idp/eckey/{added.pk}/change/").content.decode()
     assert keys.ec_kid(added.key) in page
     assert "PRIVATE KEY" not in page and added.key.splitlines()[1] not in page
+
+
+def test_a_confidential_hs256_client_cannot_become_public_with_a_blank_algorithm(
+    admin_client_https,
+):
+    admin_client_https.post(
+        "/admin/oidc_provider/client/add/", client_form(client_type="confidential", jwt_alg="HS256")
+    )
+    oidc_client = OIDCClient.objects.get()
+    for jwt_alg in ("", "HS256"):
+        change = client_form(client_type="public", jwt_alg=jwt_alg, client_id=oidc_client.client_id)
+        response = admin_client_https.post(
+            f"/admin/oidc_provider/client/{oidc_client.pk}/change/", change
+        )
+        assert response.status_code == 200  # the form again, with the error
+    stored = OIDCClient.objects.get()
+    assert (stored.client_type, stored.jwt_alg) == ("confidential", "HS256")
+
+
+@pytest.mark.parametrize("jwt_alg", ["HS256", ""])
+def test_no_path_saves_a_public_client_without_rs256_or_es256(db, jwt_alg):
+    oidc_client = OIDCClient.objects.create(
+        name="c", client_id="c", client_type="confidential", client_secret="s", jwt_alg="HS256"
+    )
+    oidc_client.client_type = "public"
+    oidc_client.jwt_alg = jwt_alg
+    with pytest.raises(services.SeedError):
+        oidc_client.save()
+    assert OIDCClient.objects.get().client_type == "confidential"
+
+
+@pytest.mark.parametrize("field", ["_redirect_uris", "_post_logout_redirect_uris"])
+@pytest.mark.parametrize(
+    "uri", ["javascript:alert(1)", "*", "http://rp.example/cb", "http://localhost:8765/"]
+)
+def test_admin_refuses_unsafe_redirect_uris(admin_client_https, field, uri):
+    form = client_form(**{field: f"https://mysrv.local:8444/\n{uri}"})
+    response = admin_client_https.post("/admin/oidc_provider/client/add/", form)
+    assert response.status_code == 200
+    assert not OIDCClient.objects.exists()
+
+
+def test_admin_accepts_a_loopback_redirect_uri(admin_client_https):
+    form = client_form(_redirect_uris="http://127.0.0.1:8765/callback\r\nhttp://[::1]:8765/cb")
+    response = admin_client_https.post("/admin/oidc_provider/client/add/", form)
+    assert response.status_code == 302
+
+
+@pytest.fixture
+def live_grant(db, admin_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oidc_provider.models import Code, Token
+
+    oidc_client = OIDCClient.objects.create(name="rp", client_id="rp", client_type="public")
+    expires = timezone.now() + timedelta(minutes=5)
+    code = Code.objects.create(
+        client=oidc_client, user=admin_user, code="the-code-value-c0de", expires_at=expires
+    )
+    token = Token.objects.create(
+        client=oidc_client,
+        user=admin_user,
+        access_token="the-access-token-acce55",
+        refresh_token="the-refresh-token-ref4e5h",
+        expires_at=expires,
+    )
+    return code, token
+
+
+SECRETS = [b"the-code-value-c0de", b"the-access-token-acce55", b"the-refresh-token-ref4e5h"]
+
+
+def test_admin_never_shows_tokens_or_codes(admin_client_https, live_grant):
+    code, token = live_grant
+    pages = [
+        "/admin/oidc_provider/code/",
+        f"/admin/oidc_provider/code/{code.pk}/change/",
+        f"/admin/oidc_provider/code/{code.pk}/delete/",
+        "/admin/oidc_provider/token/",
+        f"/admin/oidc_provider/token/{token.pk}/change/",
+        f"/admin/oidc_provider/token/{token.pk}/delete/",
+    ]
+    for url in pages:
+        page = admin_client_https.get(url)
+        assert page.status_code == 200, url
+        assert not any(secret in page.content for secret in SECRETS), url
+    listing = admin_client_https.get("/admin/oidc_provider/token/")
+    assert admin.fingerprint(token.access_token).encode() in listing.content
+    assert b'id="searchbar"' not in listing.content  # no search by value
+    # no way to edit the value; deleting still revokes
+    admin_client_https.post(
+        f"/admin/oidc_provider/token/{token.pk}/change/", {"access_token": "chosen"}
+    )
+    assert Token.objects.get().access_token == "the-access-token-acce55"
+    admin_client_https.post(f"/admin/oidc_provider/token/{token.pk}/delete/", {"post": "yes"})
+    admin_client_https.post(f"/admin/oidc_provider/code/{code.pk}/delete/", {"post": "yes"})
+    assert not Token.objects.exists() and not Code.objects.exists()
+    log = LogEntry.objects.values_list("object_repr", flat=True)
+    assert not any(secret.decode() in repr_ for repr_ in log for secret in SECRETS)
+
+
+def test_admin_generates_rsa_keys_and_never_shows_them(admin_client_https):
+    RSAKey.objects.all().delete()
+    response = admin_client_https.post("/admin/oidc_provider/rsakey/add/", {})
+    assert response.status_code == 302
+    rsa_key = RSAKey.objects.get()
+    assert "BEGIN RSA PRIVATE KEY" in rsa_key.key
+    body = rsa_key.key.splitlines()[1].encode()
+    for url in [
+        "/admin/oidc_provider/rsakey/",
+        f"/admin/oidc_provider/rsakey/{rsa_key.pk}/change/",
+    ]:
+        page = admin_client_https.get(url)
+        assert page.status_code == 200
+        assert body not in page.content and b"PRIVATE KEY" not in page.content
+        assert rsa_key.kid.encode() in page.content
+    admin_client_https.post(f"/admin/oidc_provider/rsakey/{rsa_key.pk}/change/", {"key": "pasted"})
+    assert RSAKey.objects.get().key == rsa_key.key
+
+
+def test_admin_never_shows_a_confidential_clients_secret(admin_client_https):
+    admin_client_https.post(
+        "/admin/oidc_provider/client/add/", client_form(client_type="confidential", jwt_alg="HS256")
+    )
+    oidc_client = OIDCClient.objects.get()
+    page = admin_client_https.get(f"/admin/oidc_provider/client/{oidc_client.pk}/change/")
+    assert oidc_client.client_secret.encode() not in page.content
+    assert admin.fingerprint(oidc_client.client_secret).encode() in page.content

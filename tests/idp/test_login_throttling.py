@@ -43,3 +43,75 @@ def test_the_lock_is_per_account_and_address(idp, person, locked, django_user_mo
     django_user_model.objects.create_user(username="carol", password="carols")
     other = sign_in(idp, "carol", "carols")  # another account from the same address
     assert other.status_code == 302
+
+
+def test_a_neighbours_failures_do_not_lock_out_a_browser_that_signed_in_before(
+    idp, person, settings, client
+):
+    person.set_password("right")
+    person.save()
+    assert sign_in(idp, person.username, "right").status_code == 302  # gets the device cookie
+    cookie = idp.cookies["idp_device"]
+    assert cookie["httponly"] and cookie["secure"]
+    neighbour = type(idp)(HTTP_HOST=idp.defaults["HTTP_HOST"], **{"wsgi.url_scheme": "https"})
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(neighbour, person.username, "wrong")  # same address, no cookie
+    assert sign_in(neighbour, person.username, "right").status_code == 429  # still locked
+    idp.logout()
+    idp.cookies["idp_device"] = cookie.value
+    assert sign_in(idp, person.username, "right").status_code == 302  # the person is not
+
+
+def test_the_device_cookie_has_its_own_limit_and_names_one_account(
+    idp, person, settings, django_user_model
+):
+    person.set_password("right")
+    person.save()
+    sign_in(idp, person.username, "right")
+    cookie = idp.cookies["idp_device"].value
+    idp.logout()
+    idp.cookies["idp_device"] = cookie
+    answers = [sign_in(idp, person.username, "wrong") for _ in range(settings.AXES_FAILURE_LIMIT)]
+    assert all(answer.status_code == 200 for answer in answers)  # not the shared lock
+    more = [sign_in(idp, person.username, "wrong") for _ in range(settings.AXES_FAILURE_LIMIT)]
+    assert more[-1].status_code == 429  # the device spent its own failures: locked again
+    django_user_model.objects.create_user(username="carol", password="carols")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(idp, "carol", "wrong")  # the cookie names `person`, not carol
+    assert sign_in(idp, "carol", "carols").status_code == 429
+
+
+def test_a_forged_device_cookie_counts_for_nothing(idp, person, locked):
+    person.set_password("right")
+    person.save()
+    idp.cookies["idp_device"] = "forged"
+    assert sign_in(idp, person.username, "right").status_code == 429
+
+
+def sign_in_via(idp, username, password, forwarded_for):
+    return idp.post(
+        LOGIN,
+        {"username": username, "password": password},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+    )
+
+
+def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(idp, person, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    person.set_password("right")
+    person.save()
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        sign_in_via(idp, person.username, "wrong", f"198.51.100.{n}")  # a new address each time
+    assert sign_in_via(idp, person.username, "right", "192.0.2.1").status_code == 429
+
+
+def test_with_a_trusted_proxy_its_x_forwarded_for_entry_is_the_address(idp, person, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    person.set_password("right")
+    person.save()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        # the client prepends a forged entry; the proxy appends the real peer, 203.0.113.7
+        sign_in_via(idp, person.username, "wrong", "192.0.2.99, 203.0.113.7")
+    assert sign_in_via(idp, person.username, "right", "203.0.113.7").status_code == 429
+    assert sign_in_via(idp, person.username, "right", "198.51.100.9").status_code == 302

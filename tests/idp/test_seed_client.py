@@ -78,3 +78,10 @@ def test_seed_client_update_keeps_the_signing_key(db, client_id_file):
     key = RSAKey.objects.get()
     seed("--client-id", "demo", "--redirect-uri", "https://mysrv.local:8444/")
     assert list(RSAKey.objects.all()) == [key]
+
+
+@pytest.mark.parametrize("uri", ["javascript:alert(1)", "http://rp.example/", "https://*.x/"])
+def test_seed_client_refuses_an_unsafe_redirect_uri(db, client_id_file, uri):
+    with pytest.raises(CommandError, match="Refusing to seed the client"):
+        seed("--client-id", "demo", "--redirect-uri", uri)
+    assert not OIDCClient.objects.exists()

@@ -33,7 +33,7 @@ class Command(BaseCommand):
                 client_id, name=name, redirect_uri=redirect_uri, jwt_alg=alg
             )
         except services.SeedError as exc:
-            raise CommandError(f"Refusing --alg {alg}: {exc}") from exc
+            raise CommandError(f"Refusing to seed the client: {exc}") from exc
         services.ensure_signing_keys()  # RS256 and ES256 need one each; done once
         id_file.parent.mkdir(parents=True, exist_ok=True)
         id_file.write_text(oidc_client.client_id + "\n")
