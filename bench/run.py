@@ -138,9 +138,11 @@ def _tree_ticks(stats: dict[int, tuple[int, int, int]], root: int) -> int:
     return live + (stats[root][2] if root in stats else 0)
 
 
-def sample_cpu(master_pid: int) -> CpuSample:
+def sample_cpu(master_pid: int, *, uses_database: bool = True) -> CpuSample:
     stats = _all_stats()
     postmaster = int(os.environ.get("POSTGRES_PID") or 0)  # set by scripts/with-postgres
+    if not uses_database:  # the reference keeps its state in its own memory
+        postmaster = 0
     return CpuSample(
         _tree_ticks(stats, master_pid), _tree_ticks(stats, postmaster) if postmaster else None
     )
@@ -274,7 +276,11 @@ def seed_grants(count: int) -> list[dict[str, str]]:
 
 
 def run_load(
-    config: dict, *, master_pid: int | None, profile_to: Path | None = None
+    config: dict,
+    *,
+    master_pid: int | None,
+    profile_to: Path | None = None,
+    uses_database: bool = True,
 ) -> tuple[dict, CpuSample | None]:
     """Run bench/loadgen.mjs; returns its result and the server CPU used in its window."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
@@ -289,11 +295,11 @@ def run_load(
     profiler = None
     for line in loadgen.stderr:
         if line.strip() == "measure-start" and master_pid:
-            before = sample_cpu(master_pid)
+            before = sample_cpu(master_pid, uses_database=uses_database)
             if profile_to:
                 profiler = start_profiler(master_pid, config["durationSeconds"], profile_to)
         elif line.strip() == "measure-end" and master_pid:
-            after = sample_cpu(master_pid)
+            after = sample_cpu(master_pid, uses_database=uses_database)
         elif line.strip() not in ("measure-start", "measure-end"):
             sys.stderr.write(line)
     output = loadgen.stdout.read()
@@ -506,6 +512,7 @@ def main() -> None:
                         },
                         master_pid=process.pid,
                         profile_to=profile_to,
+                        uses_database=name != REFERENCE_NAME,
                     )
                     users[:concurrency] = result["users"]  # the chains moved on
                     window.append(row(name, result, used))
