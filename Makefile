@@ -35,10 +35,16 @@ test-postgres: $(VENV)/.dev
 	  scripts/with-postgres $(PY) -m pytest -m postgres
 
 # Never part of make test. BENCH_DURATION=3 BENCH_WARMUP=1 make bench for a quick look;
-# ARGS passes flags to bench/run.py (--help lists them).
-bench: $(VENV)/.bench  ## refresh grant and userinfo under granian, on SQLite then PostgreSQL
+# ARGS passes flags to bench/run.py (--help lists them). Each pass also runs the reference.
+bench: $(VENV)/.bench bench/reference/node_modules/.installed  ## refresh and userinfo under granian, SQLite then PostgreSQL, beside oidc-provider
 	$(PY) bench/run.py $(ARGS)
 	scripts/with-postgres $(PY) bench/run.py --no-ceiling $(ARGS)
+
+# The reference (panva's oidc-provider), exactly as the committed lock file names it, hashes
+# checked, no install scripts run.
+bench/reference/node_modules/.installed: bench/reference/package-lock.json bench/reference/package.json
+	cd bench/reference && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
@@ -75,4 +81,4 @@ lock: $(VENV)/.base
 	$(LOCK) requirements/base.in requirements/bench.in -o requirements/bench.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache var/test-db.sqlite3*
+	rm -rf $(VENV) .pytest_cache .ruff_cache var/test-db.sqlite3* bench/reference/node_modules

@@ -9,6 +9,10 @@ a real sign-in, consent and code + PKCE exchange, then follows its own rotating 
 token chain. The load generator is bench/loadgen.mjs (Node, built-in https only); before
 the IdP it is aimed at a trivial responder, whose figure is the generator's ceiling.
 
+Unless --no-reference, the same load is run, window by window after ours, against the
+reference (bench/reference.py: panva's oidc-provider under Node.js, in memory), and our rows
+carry the ratio ours / reference of requests/s and of server CPU per request.
+
 Prints a table and writes everything to bench/results/<time>-<database>.json.
 """
 
@@ -25,9 +29,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import reference
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RESULTS_DIR = BASE_DIR / "bench" / "results"
@@ -36,6 +42,7 @@ REDIRECT_URI = "https://127.0.0.1:9/"  # registered, never followed
 USERNAME = "bench"
 PASSWORD = "bench password, not a secret"  # noqa: S105 (a throwaway database's user)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+REFERENCE_NAME = "oidc-provider"  # the reference's rows, in the database column
 
 
 def _free_port() -> int:
@@ -80,6 +87,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--label", default="", help="a name for this run in the JSON file")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the trivial responder")
+    parser.add_argument(
+        "--no-reference", action="store_true", help="skip the oidc-provider reference"
+    )
     parser.add_argument(
         "--id-token-alg",
         choices=["RS256", "ES256"],
@@ -128,9 +138,11 @@ def _tree_ticks(stats: dict[int, tuple[int, int, int]], root: int) -> int:
     return live + (stats[root][2] if root in stats else 0)
 
 
-def sample_cpu(master_pid: int) -> CpuSample:
+def sample_cpu(master_pid: int, *, uses_database: bool = True) -> CpuSample:
     stats = _all_stats()
     postmaster = int(os.environ.get("POSTGRES_PID") or 0)  # set by scripts/with-postgres
+    if not uses_database:  # the reference keeps its state in its own memory
+        postmaster = 0
     return CpuSample(
         _tree_ticks(stats, master_pid), _tree_ticks(stats, postmaster) if postmaster else None
     )
@@ -264,7 +276,11 @@ def seed_grants(count: int) -> list[dict[str, str]]:
 
 
 def run_load(
-    config: dict, *, master_pid: int | None, profile_to: Path | None = None
+    config: dict,
+    *,
+    master_pid: int | None,
+    profile_to: Path | None = None,
+    uses_database: bool = True,
 ) -> tuple[dict, CpuSample | None]:
     """Run bench/loadgen.mjs; returns its result and the server CPU used in its window."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
@@ -279,11 +295,11 @@ def run_load(
     profiler = None
     for line in loadgen.stderr:
         if line.strip() == "measure-start" and master_pid:
-            before = sample_cpu(master_pid)
+            before = sample_cpu(master_pid, uses_database=uses_database)
             if profile_to:
                 profiler = start_profiler(master_pid, config["durationSeconds"], profile_to)
         elif line.strip() == "measure-end" and master_pid:
-            after = sample_cpu(master_pid)
+            after = sample_cpu(master_pid, uses_database=uses_database)
         elif line.strip() not in ("measure-start", "measure-end"):
             sys.stderr.write(line)
     output = loadgen.stdout.read()
@@ -352,15 +368,31 @@ def row(database: str, result: dict, used: CpuSample | None) -> dict:
     }
 
 
+def with_ratios(ours: dict, theirs: dict) -> dict:
+    """Our row with ours / reference for requests/s and server CPU per request."""
+
+    def ratio(key: str) -> float | None:
+        if ours[key] is None or not theirs[key]:
+            return None
+        return round(ours[key] / theirs[key], 2)
+
+    return {
+        **ours,
+        "ratio_requests_per_second": ratio("requests_per_second"),
+        "ratio_server_cpu_ms_per_request": ratio("server_cpu_ms_per_request"),
+    }
+
+
 def format_table(rows: list[dict]) -> str:
     def number(value: float | None, digits: int = 2) -> str:
         return "-" if value is None else f"{value:.{digits}f}"
 
     header = (
         "| database | scenario | C | req/s | p50 ms | p90 ms | p99 ms | errors "
-        "| server CPU ms/req | db CPU ms/req | generator CPU ms/req |"
+        "| server CPU ms/req | db CPU ms/req | generator CPU ms/req "
+        "| ours / ref req/s | ours / ref CPU |"
     )
-    lines = [header, "|" + " --- |" * 11]
+    lines = [header, "|" + " --- |" * 13]
     for r in rows:
         errors = ", ".join(f"{kind}: {n}" for kind, n in r["errors"].items()) or "0"
         lat = r["latency_ms"]
@@ -369,7 +401,9 @@ def format_table(rows: list[dict]) -> str:
             f"| {r['requests_per_second']:.0f} | {number(lat['p50'], 1)} | {number(lat['p90'], 1)} "
             f"| {number(lat['p99'], 1)} | {errors} | {number(r['server_cpu_ms_per_request'])} "
             f"| {number(r['database_cpu_ms_per_request'])} "
-            f"| {number(r['generator_cpu_ms_per_request'], 3)} |"
+            f"| {number(r['generator_cpu_ms_per_request'], 3)} "
+            f"| {number(r.get('ratio_requests_per_second'))} "
+            f"| {number(r.get('ratio_server_cpu_ms_per_request'))} |"
         )
     return "\n".join(lines)
 
@@ -442,30 +476,50 @@ def main() -> None:
         rows.append(ceiling(args))
         print(f"generator ceiling (trivial TLS responder): {rows[-1]['requests_per_second']} req/s")
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    with serving(args) as server:
-        users = seed_grants(max(concurrencies))
+    reference_version = None if args.no_reference else reference.version()
+    ca_file = settings.CERTS_DIR / "ca.pem"
+    with ExitStack() as servers:
+        # Both servers up together (the idle one costs nothing), each window of ours followed
+        # by the same window on the reference: the machine's drift hits both alike.
+        server = servers.enter_context(serving(args))
+        targets = [(database, f"{SITE_URL}/oidc", server, seed_grants(max(concurrencies)))]
+        if reference_version:
+            port = _free_port()
+            node = servers.enter_context(
+                reference.serving(port, settings.CERTS_DIR, RESULTS_DIR / "reference.log")
+            )
+            url = f"https://localhost:{port}"
+            targets.append(
+                (REFERENCE_NAME, url, node, reference.seed_grants(url, ca_file, max(concurrencies)))
+            )
         for scenario in scenarios:
             for concurrency in concurrencies:
-                profile_to = None
-                if args.profile == f"{scenario}@{concurrency}":
-                    profile_to = RESULTS_DIR / f"{stamp}-{database}-{scenario}-{concurrency}.txt"
-                result, used = run_load(
-                    {
-                        "url": f"{SITE_URL}/oidc",
-                        "scenario": scenario,
-                        "concurrency": concurrency,
-                        "warmupSeconds": args.warmup,
-                        "durationSeconds": args.duration,
-                        "caFile": str(settings.CERTS_DIR / "ca.pem"),
-                        "clientId": CLIENT_ID,
-                        "users": users,
-                    },
-                    master_pid=server.pid,
-                    profile_to=profile_to,
-                )
-                users[:concurrency] = result["users"]  # the chains moved on
-                rows.append(row(database, result, used))
-                print(format_table(rows[-1:]).splitlines()[-1], flush=True)
+                window = []
+                for name, url, process, users in targets:
+                    profile_to = None
+                    if args.profile == f"{scenario}@{concurrency}" and name == database:
+                        profile_to = RESULTS_DIR / f"{stamp}-{name}-{scenario}-{concurrency}.txt"
+                    result, used = run_load(
+                        {
+                            "url": url,
+                            "scenario": scenario,
+                            "concurrency": concurrency,
+                            "warmupSeconds": args.warmup,
+                            "durationSeconds": args.duration,
+                            "caFile": str(ca_file),
+                            "clientId": CLIENT_ID,
+                            "users": users,
+                        },
+                        master_pid=process.pid,
+                        profile_to=profile_to,
+                        uses_database=name != REFERENCE_NAME,
+                    )
+                    users[:concurrency] = result["users"]  # the chains moved on
+                    window.append(row(name, result, used))
+                if len(window) == 2:
+                    window[0] = with_ratios(*window)
+                rows.extend(window)
+                print("\n".join(format_table(window).splitlines()[2:]), flush=True)
     report = {
         "label": args.label,
         "time": stamp,
@@ -477,6 +531,8 @@ def main() -> None:
             "conn_max_age": settings.DATABASES["default"]["CONN_MAX_AGE"],
             "id_token_alg": args.id_token_alg,
         },
+        "reference": reference_version
+        and {"software": f"oidc-provider {reference_version}", "storage": "in memory"},
         "duration_seconds": args.duration,
         "warmup_seconds": args.warmup,
         "rows": rows,
@@ -486,6 +542,8 @@ def main() -> None:
     print()
     print(format_table(rows))
     print(f"\n{json.dumps(report['machine'])}\nserver: {json.dumps(report['server'])}")
+    if report["reference"]:
+        print(f"reference: {json.dumps(report['reference'])}")
     print(f"written to {out.relative_to(BASE_DIR)}")
 
 
