@@ -4,9 +4,10 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from oidc_provider import views as library
-from oidc_provider.lib.utils.oauth2 import extract_client_auth
 
 from apps.idp import policy
+from apps.idp.errors import OAuthError
+from apps.idp.grants.common import client_credentials
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -18,7 +19,10 @@ class IntrospectionView(library.TokenIntrospectionView):
     """
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        client_id, client_secret = extract_client_auth(request)
+        try:
+            client_id, client_secret = client_credentials(request)  # one method (RFC 6749 §2.3)
+        except OAuthError:  # refused like every failed authentication here: inactive
+            return self.token_instrospection_endpoint_class.response({"active": False})
         values = (request.POST.get("token", ""), client_id or "", client_secret or "")
         if not all(policy.is_opaque_value(value) for value in values):
             return self.token_instrospection_endpoint_class.response({"active": False})

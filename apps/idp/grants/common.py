@@ -2,6 +2,7 @@
 checks before any write, the consequences of a refusal, and the success response."""
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,7 +18,12 @@ from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token
 
 from apps.idp import keys, policy
-from apps.idp.errors import InvalidClient, TemporarilyUnavailable, UnauthorizedClient
+from apps.idp.errors import (
+    InvalidClient,
+    InvalidRequest,
+    TemporarilyUnavailable,
+    UnauthorizedClient,
+)
 from apps.idp.models import Grant, IssuedToken
 
 logger = logging.getLogger(__name__)
@@ -65,13 +71,36 @@ def first_row(queryset: QuerySet[Model]) -> Model | None:
     return next(iter(queryset[:1]), None)
 
 
+# The library's test for HTTP Basic credentials (extract_client_auth): the same one here.
+_BASIC = re.compile(r"^Basic\s{1}.+$")
+
+
+def client_credentials(request: HttpRequest) -> tuple[str, str]:
+    """(client_id, client_secret) from HTTP Basic or the body; "" for a secret not sent.
+
+    One method per request (RFC 6749 §2.3): Basic with a body `client_secret` is
+    `invalid_request` (§5.2), Basic for one client with a body `client_id` of another is
+    `invalid_client`. Raises OAuthError.
+    """
+    if not _BASIC.match(request.META.get("HTTP_AUTHORIZATION", "")):
+        return extract_client_auth(request)
+    if "client_secret" in request.POST:
+        raise InvalidRequest("Use one client authentication method, not two.")
+    client_id, client_secret = extract_client_auth(request)
+    if request.POST.get("client_id", client_id) != client_id:
+        raise InvalidClient("client_id differs from the Basic credentials'.")
+    return client_id, client_secret
+
+
 def authenticate_client(request: HttpRequest, known: OIDCClient | None = None) -> OIDCClient:
     """RFC 6749 §2.3: public clients name themselves; confidential ones prove their secret.
 
-    `known`: the client the caller has read already (the refresh grant's locked lookup
-    brings it); used only if it is the one the request names, otherwise it is read here.
+    A public client that sends a secret is refused: it has none to match, so whatever it
+    sent is wrong. `known`: the client the caller has read already (the refresh grant's
+    locked lookup brings it); used only if it is the one the request names, otherwise it is
+    read here.
     """
-    client_id, client_secret = extract_client_auth(request)
+    client_id, client_secret = client_credentials(request)
     if not client_id or not policy.is_opaque_value(client_id):
         raise InvalidClient("Unknown client or no client_id sent.")
     if known is not None and known.client_id == client_id:
@@ -80,6 +109,8 @@ def authenticate_client(request: HttpRequest, known: OIDCClient | None = None) -
         oidc_client = first_row(OIDCClient.objects.filter(client_id=client_id))
     if oidc_client is None:
         raise InvalidClient("Unknown client or no client_id sent.")
+    if oidc_client.client_type == "public" and client_secret:
+        raise InvalidClient("A public client has no secret to send.")
     if oidc_client.client_type == "confidential" and not (
         oidc_client.client_secret
         and secrets.compare_digest(

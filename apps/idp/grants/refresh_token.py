@@ -11,7 +11,6 @@ from collections.abc import Callable
 from functools import partial
 
 from django.http import HttpRequest
-from oidc_provider.lib.utils.oauth2 import extract_client_auth
 from oidc_provider.lib.utils.token import create_token
 from oidc_provider.models import Client as OIDCClient
 
@@ -22,6 +21,7 @@ from apps.idp.grants.common import (
     TokenRequest,
     authenticate_client,
     check_can_sign_for,
+    client_credentials,
     id_token_claims,
     revoke_grant,
     setting_seconds,
@@ -75,7 +75,7 @@ def lock_presented(http: HttpRequest, value: str) -> token_sql.PresentedRefresh 
     Selected by the client_id the request names, so that client comes in the same query;
     when nothing matches, `authenticate_client` reads the client itself.
     """
-    client_id, _ = extract_client_auth(http)
+    client_id, _ = client_credentials(http)
     if not (client_id and policy.is_opaque_value(value) and policy.is_opaque_value(client_id)):
         return None
     return token_sql.lock_refresh_token(value, client_id)
