@@ -6,12 +6,13 @@ from django.views.decorators.csrf import csrf_exempt
 from oidc_provider import views as library
 
 from apps.idp import policy
+from apps.idp.endpoints import FormBodyView
 from apps.idp.errors import OAuthError
 from apps.idp.grants.common import client_credentials
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class IntrospectionView(library.TokenIntrospectionView):
+class IntrospectionView(FormBodyView, library.TokenIntrospectionView):
     """The library's RFC 7662 endpoint, which queries whatever it is sent.
 
     A NUL in `token` or the secret makes PostgreSQL refuse the query (a 500); such values
