@@ -183,14 +183,18 @@ def id_token_claims(
     )
 
 
-def token_answer(token: Token, id_token: dict[str, Any] | None = None) -> TokenAnswer:
+def token_answer(
+    token: Token, id_token: dict[str, Any] | None = None, *, refreshable: bool = False
+) -> TokenAnswer:
+    """`refreshable`: the grant's scope has `offline_access` whatever the token's says (a
+    refresh that narrowed the access token)."""
     body: dict[str, Any] = {
         "access_token": token.access_token,
         "token_type": "Bearer",
         "expires_in": settings.OIDC_TOKEN_EXPIRE,
         "scope": " ".join(token.scope),
     }
-    if token.user_id is not None and policy.OFFLINE_ACCESS in token.scope:
+    if token.user_id is not None and (refreshable or policy.OFFLINE_ACCESS in token.scope):
         # Only `offline_access` earns a refresh token (OIDC Core §11); without it the
         # stored refresh value is never disclosed and the refresh grant refuses it anyway.
         # A token with no user (client_credentials) never gets one: the client can ask again.

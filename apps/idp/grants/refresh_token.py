@@ -52,12 +52,14 @@ def handle(request: TokenRequest) -> TokenAnswer:
     token, grant = presented.token, presented.grant
     if grant is None or grant.revoked_at is not None or token.user is None:
         raise InvalidGrant(INVALID)
-    if policy.OFFLINE_ACCESS not in token.scope or expired(request, grant):
+    granted = grant.scopes or token.scope  # the grant's; the token's may have been narrowed
+    if policy.OFFLINE_ACCESS not in granted or expired(request, grant):
         raise InvalidGrant(INVALID)
-    if set(requested) - set(token.scope):
+    if set(requested) - set(granted):
         raise InvalidScope("The scope exceeds what was granted.")
 
-    fresh = create_token(user=token.user, client=client, scope=requested or token.scope)
+    # Only the access token is narrowed: the refresh token keeps the grant's scope (§6).
+    fresh = create_token(user=token.user, client=client, scope=requested or granted)
     fresh.refresh_token = policy.new_refresh_token(grant.family)
     id_token = id_token_claims(request, fresh, token.user, None) if token.id_token else None
     fresh.id_token = id_token or {}
@@ -66,7 +68,7 @@ def handle(request: TokenRequest) -> TokenAnswer:
     if not token_sql.rotate(token.pk, value, fresh):
         raise InvalidGrant(INVALID)
     token_sql.touch_grant(grant.pk, request.now, policy.token_hash(value))
-    return token_answer(fresh, id_token)
+    return token_answer(fresh, id_token, refreshable=True)
 
 
 def lock_presented(http: HttpRequest, value: str) -> token_sql.PresentedRefresh | None:
