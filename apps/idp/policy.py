@@ -6,6 +6,7 @@ plain values; tests feed them directly.
 
 import base64
 import hashlib
+import ipaddress
 import re
 import secrets
 from collections.abc import Iterable
@@ -169,3 +170,23 @@ def audiences(claims: dict) -> list[str]:
     """An ID token's `aud` as a list: a string or a list of strings (OIDC Core §2)."""
     audience = claims.get("aud")
     return [audience] if isinstance(audience, str) else list(audience or [])
+
+
+def is_registrable_redirect_uri(uri: str) -> bool:
+    """An absolute https URI, or http to a loopback IP literal (RFC 8252 §7.3); no fragment
+    (RFC 6749 §3.1.2), no credentials, no control characters."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port  # noqa: F841 -- a malformed port raises here
+    except ValueError:
+        return False
+    if not parts.hostname or parts.fragment or "#" in uri or "@" in parts.netloc:
+        return False
+    if has_control_characters(uri) or " " in uri:
+        return False
+    if parts.scheme == "https":
+        return True
+    try:
+        return parts.scheme == "http" and ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False

@@ -8,7 +8,7 @@ from django.db import transaction
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import ResponseType, RSAKey
 
-from apps.idp import keys
+from apps.idp import keys, policy
 from apps.idp.models import ECKey
 
 SEED_CLIENT_NAME = "PKCE command-line client"
@@ -59,11 +59,27 @@ def seed_public_client(
     redirect_uri: str,
     scopes: tuple[str, ...] = SEED_SCOPES,
     jwt_alg: str = "RS256",
+    post_logout_redirect_uris: tuple[str, ...] | None = None,
 ) -> OIDCClient:
-    """Create or update the seed's public client: code flow, consent asked every time."""
+    """Create or update the seed's public client: code flow, consent asked every time.
+
+    `post_logout_redirect_uris`: where RP-initiated logout may send the person back; None
+    leaves an existing client's as they are.
+    """
     if jwt_alg not in ID_TOKEN_ALGORITHMS:
         raise SeedError(f"unknown ID token algorithm {jwt_alg!r}: use RS256 or ES256")
     refuse_weak_signing("public", jwt_alg)
+    for uri in post_logout_redirect_uris or ():
+        if not policy.is_registrable_redirect_uri(uri):
+            raise SeedError(
+                f"post-logout redirect URI {uri!r}: use an absolute https URI, or http to a "
+                "loopback IP literal (127.0.0.1, [::1]), with no fragment"
+            )
+    logout_uris = (
+        {}
+        if post_logout_redirect_uris is None
+        else {"_post_logout_redirect_uris": "\n".join(post_logout_redirect_uris)}
+    )
     oidc_client, _ = OIDCClient.objects.update_or_create(
         client_id=client_id,
         defaults={
@@ -75,6 +91,7 @@ def seed_public_client(
             "_scope": " ".join(scopes),
             "require_consent": True,
             "reuse_consent": False,
+            **logout_uris,
         },
     )
     oidc_client.response_types.set([response_type("code")])
