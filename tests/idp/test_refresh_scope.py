@@ -1,5 +1,6 @@
 """A narrower scope on refresh narrows the access token only (RFC 6749 §6)."""
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -10,6 +11,7 @@ def userinfo(idp, access_token: str):
     return idp.get("/oidc/userinfo", HTTP_AUTHORIZATION=f"Bearer {access_token}")
 
 
+@pytest.mark.postgres
 def test_a_narrower_refresh_keeps_the_refresh_chain_with_the_grants_scope(
     idp, public_client, person
 ):
@@ -34,6 +36,7 @@ def test_a_narrower_refresh_keeps_the_refresh_chain_with_the_grants_scope(
     assert oauth_error(beyond) == "invalid_scope"
 
 
+@pytest.mark.postgres
 def test_a_narrowed_refresh_still_takes_one_read_and_two_writes(idp, public_client, person):
     tokens = exchange(idp, authorize(idp, person)).json()
     current = refresh(idp, tokens["refresh_token"], scope="openid").json()["refresh_token"]
