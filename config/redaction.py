@@ -2,7 +2,8 @@
 
 django-oidc-provider logs codes, refresh tokens and client secrets at DEBUG, and request
 lines carry `?code=...` to the receiver. Installed on the handlers in `settings.LOGGING`, it
-rewrites each record's message (and traceback) before any handler formats it.
+rewrites each record's message (and traceback) before any handler formats it. On the IdP's
+own paths a request line keeps only the values of `SAFE_QUERY_NAMES`.
 """
 
 import logging
@@ -42,7 +43,37 @@ _PATTERNS = (
 )
 
 
+# The IdP's sign-in and back-channel paths: their request lines (Werkzeug's, granian's
+# access log, django.server, django.request) keep the values of these parameters only. A
+# list of names to hide misses `pwd=`, `CODE=` or `c%6fde=`; a list of names to show cannot.
+SAFE_QUERY_NAMES = frozenset(
+    {
+        "grant_type",
+        "response_type",
+        "response_mode",
+        "client_id",
+        "scope",
+        "code_challenge_method",
+        "token_type_hint",
+        "prompt",
+        "display",
+        "max_age",
+        "ui_locales",
+    }
+)
+_IDP_QUERY = re.compile(r"((?:https?://[^\s/\"']+)?/(?:oidc|accounts?)/[^\s?\"']*\?)([^\s\"']*)")
+
+
+def _allow_listed(match: re.Match) -> str:
+    pairs = []
+    for pair in match.group(2).split("&"):
+        name, equals, _ = pair.partition("=")
+        pairs.append(pair if name in SAFE_QUERY_NAMES or not equals else f"{name}={MASK}")
+    return match.group(1) + "&".join(pairs)
+
+
 def redact(text: str) -> str:
+    text = _IDP_QUERY.sub(_allow_listed, text)
     for pattern in _PATTERNS:
         text = pattern.sub(lambda match: match.group(1) + MASK, text)
     return text

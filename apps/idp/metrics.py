@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import DatabaseError
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -114,7 +115,10 @@ def outcome_of(response: HttpResponse) -> str:
 def grant_type_of(request: HttpRequest, endpoint: str) -> str:
     if endpoint != "token" or request.method != "POST":
         return ""
-    grant_type = request.POST.get("grant_type", "")
+    try:
+        grant_type = request.POST.get("grant_type", "")
+    except (RequestDataTooBig, TooManyFieldsSent):  # a body the view refused unread
+        return "other"
     return grant_type if grant_type in GRANT_TYPES else "other"
 
 

@@ -24,9 +24,17 @@ class Grant(models.Model):
     # period, it lost a race rather than being reused.
     previous_refresh_hash = models.CharField(max_length=64, blank=True, default="")
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The scope the code was exchanged for: every refresh token of the grant keeps it, while
+    # the Token row's scope is its access token's, which a refresh may narrow (RFC 6749 §6).
+    # Empty for grants exchanged before it was kept: their token's scope stands in.
+    scope = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
         return f"grant {self.pk} of {self.client}"
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.scope.split()
 
 
 class IssuedToken(models.Model):

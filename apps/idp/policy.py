@@ -163,3 +163,9 @@ def authorization_response(
     if use_fragment:
         return urlunsplit(parts._replace(fragment=urlencode(params)))
     return urlunsplit(parts._replace(query=urlencode(params)))
+
+
+def audiences(claims: dict) -> list[str]:
+    """An ID token's `aud` as a list: a string or a list of strings (OIDC Core §2)."""
+    audience = claims.get("aud")
+    return [audience] if isinstance(audience, str) else list(audience or [])

@@ -76,12 +76,26 @@ def seed_public_client(
     redirect_uri: str,
     scopes: tuple[str, ...] = SEED_SCOPES,
     jwt_alg: str = "RS256",
+    post_logout_redirect_uris: tuple[str, ...] | None = None,
 ) -> OIDCClient:
-    """Create or update the seed's public client: code flow, consent asked every time."""
+    """Create or update the seed's public client: code flow, consent asked every time.
+
+    `post_logout_redirect_uris`: where RP-initiated logout may send the person back; None
+    leaves an existing client's as they are.
+    """
     if jwt_alg not in ID_TOKEN_ALGORITHMS:
         raise SeedError(f"unknown ID token algorithm {jwt_alg!r}: use RS256 or ES256")
     refuse_weak_signing("public", jwt_alg)
     refuse_unsafe_redirect_uris([redirect_uri])
+    try:
+        check_redirect_uris(list(post_logout_redirect_uris or ()))
+    except RedirectURIError as exc:
+        raise SeedError(f"post-logout redirect URI {exc}") from None
+    logout_uris = (
+        {}
+        if post_logout_redirect_uris is None
+        else {"_post_logout_redirect_uris": "\n".join(post_logout_redirect_uris)}
+    )
     oidc_client, _ = OIDCClient.objects.update_or_create(
         client_id=client_id,
         defaults={
@@ -93,6 +107,7 @@ def seed_public_client(
             "_scope": " ".join(scopes),
             "require_consent": True,
             "reuse_consent": False,
+            **logout_uris,
         },
     )
     oidc_client.response_types.set([response_type("code")])

@@ -99,3 +99,40 @@ def test_a_whole_flow_at_debug_level_logs_no_secret(idp, public_client, person, 
     secrets += [tokens[name] for name in ("access_token", "refresh_token", "id_token")]
     for secret in secrets:
         assert secret not in written
+
+
+ODD_NAMES = "pwd=hunter2&verifier=v3r1f13r&c%6fde=c0d3&CODE=C0D3&x=anything"
+SAFE = "grant_type=refresh_token&client_id=test-cli&scope=openid+email&prompt=login"
+
+
+@pytest.mark.parametrize(
+    ("logger_name", "message", "args"),
+    [
+        # Werkzeug's request line (runserver_plus)
+        (
+            "django_extensions.management.commands.runserver_plus",
+            '127.0.0.1 - - [01/Dec/2026 10:00:00] "%s" %s -',
+            (f"GET /oidc/authorize?{SAFE}&{ODD_NAMES} HTTP/1.1", 302),
+        ),
+        # granian's access log
+        (
+            "granian.access",
+            '[2026-12-01 10:00:00] 127.0.0.1 - "%s" %d 1.2',
+            (f"GET /accounts/login/?{ODD_NAMES}&{SAFE} HTTP/1.1", 200),
+        ),
+        # runserver's request line and Django's request log
+        ("django.server", '"%s" %s %s', (f"POST /oidc/token?{ODD_NAMES} HTTP/1.1", 400, 99)),
+        ("django.request", "Bad Request: %s", (f"https://idp.local:8443/oidc/revoke?{ODD_NAMES}",)),
+    ],
+    ids=["werkzeug", "granian", "django.server", "django.request"],
+)
+def test_idp_request_lines_keep_only_allow_listed_values(logger_name, message, args):
+    record = logging.LogRecord(logger_name, logging.INFO, __file__, 1, message, args, None)
+    assert RedactSecrets().filter(record) is True
+    written = record.getMessage()
+    for value in ("hunter2", "v3r1f13r", "c0d3", "C0D3", "anything"):
+        assert value not in written, written
+    if SAFE in message % args:
+        for kept in ("grant_type=refresh_token", "client_id=test-cli", "scope=openid+email"):
+            assert kept in written
+    assert "pwd=" in written  # the names stay: they say what was sent

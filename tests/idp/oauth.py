@@ -1,7 +1,7 @@
 """Driving the IdP in-process: Django's test client on the IdP origin, and its fixtures."""
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -17,6 +17,18 @@ IDP_HOST = "idp.local:8443"
 ISSUER = "https://idp.local:8443/oidc"
 REDIRECT_URI = "https://mysrv.local:8444/"
 CLIENT_ID = "test-cli"
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+class FormClient(Client):
+    """Django's test client, posting dicts urlencoded as OAuth clients do (RFC 6749 §3.2)."""
+
+    def post(self, path, data=None, content_type=FORM, **extra):
+        if content_type == FORM and isinstance(data, dict):
+            data = urlencode(data, doseq=True)
+        return super().post(path, data, content_type=content_type, **extra)
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,7 @@ def idp(db, signing_key_pem, settings) -> Client:
     RSAKey.objects.get_or_create(key=signing_key_pem)
     # a flush by an earlier transactional test removed migrate's
     services.ensure_signing_keys(("ES256",))
-    return Client(HTTP_HOST=IDP_HOST, **{"wsgi.url_scheme": "https"})
+    return FormClient(HTTP_HOST=IDP_HOST, **{"wsgi.url_scheme": "https"})
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ import pytest
 from django.db import OperationalError
 from django.test import Client as TestClient
 
+from tests.idp.oauth import FormClient
+
 
 @pytest.fixture
 def idp(settings) -> dict:
@@ -23,7 +25,7 @@ def database_down(monkeypatch, db):
 
 
 def test_the_token_endpoint_answers_temporarily_unavailable(idp, database_down):
-    client = TestClient(raise_request_exception=False)
+    client = FormClient(raise_request_exception=False)
     form = {"grant_type": "refresh_token", "refresh_token": "a.b", "client_id": "cli"}
     answer = client.post("/oidc/token", form, **idp)
     assert answer.status_code == 503

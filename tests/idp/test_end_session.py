@@ -138,3 +138,15 @@ def test_an_es256_clients_hint_signed_otherwise_is_refused(es256_signed_in, sign
     hint = sign(claims, jwt.get_unverified_header(id_token)["kid"])
     assert browser.get("/oidc/end-session", {"id_token_hint": hint}).status_code == 400
     assert is_signed_in(browser)
+
+
+def test_a_client_id_that_is_not_the_hints_audience_is_refused(signed_in):
+    """RP-Initiated Logout §2: client_id and the hint's aud MUST match."""
+    browser, id_token = signed_in
+    params = {"id_token_hint": id_token, "client_id": "another-client"}
+    answer = browser.get("/oidc/end-session", params)
+    assert answer.status_code == 400
+    assert 'name="confirm"' not in answer.content.decode()
+    assert is_signed_in(browser)
+    matching = browser.get("/oidc/end-session", {**params, "client_id": "test-cli"})
+    assert matching.status_code == 200

@@ -85,3 +85,38 @@ def test_seed_client_refuses_an_unsafe_redirect_uri(db, client_id_file, uri):
     with pytest.raises(CommandError, match="Refusing to seed the client"):
         seed("--client-id", "demo", "--redirect-uri", uri)
     assert not OIDCClient.objects.exists()
+
+
+def test_seed_client_registers_post_logout_redirect_uris(db, client_id_file):
+    seed("--client-id", "cli", "--post-logout-redirect-uri", "https://app.test/bye")
+    assert OIDCClient.objects.get().post_logout_redirect_uris == ["https://app.test/bye"]
+    seed(
+        "--client-id",
+        "cli",
+        "--post-logout-redirect-uri",
+        "https://app.test/bye",
+        "--post-logout-redirect-uri",
+        "http://127.0.0.1:8765/bye",
+    )
+    expected = ["https://app.test/bye", "http://127.0.0.1:8765/bye"]
+    assert OIDCClient.objects.get().post_logout_redirect_uris == expected
+    seed("--client-id", "cli")  # not given: kept
+    assert OIDCClient.objects.get().post_logout_redirect_uris == expected
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://app.test/bye",
+        "http://localhost:8765/bye",
+        "/bye",
+        "https://app.test/bye#frag",
+        "javascript:alert(1)",
+        "https://user@app.test/",
+    ],
+)
+def test_seed_client_refuses_an_unsafe_post_logout_redirect_uri(db, client_id_file, uri):
+    seed("--client-id", "cli", "--post-logout-redirect-uri", "https://app.test/bye")
+    with pytest.raises(CommandError, match="post-logout redirect URI"):
+        seed("--client-id", "cli", "--post-logout-redirect-uri", uri)
+    assert OIDCClient.objects.get().post_logout_redirect_uris == ["https://app.test/bye"]

@@ -89,9 +89,13 @@ class EndSessionView(View):
         hint = self.params["id_token_hint"]
         if hint:
             try:
-                self.oidc_client, _ = verify_id_token_hint(hint, settings.OIDC_ISSUER)
+                self.oidc_client, claims = verify_id_token_hint(hint, settings.OIDC_ISSUER)
             except InvalidHint as error:
                 return error_page(request, error.error, error.description)
+            client_id = self.params["client_id"]
+            if client_id and client_id not in policy.audiences(claims):
+                # RP-Initiated Logout §2: the OP MUST verify that client_id is the hint's aud.
+                return error_page(request, "invalid_request", "client_id is not the hint's.")
         elif policy.is_opaque_value(self.params["client_id"]):
             # Not a query for anything else: a NUL makes PostgreSQL refuse it (a 500).
             self.oidc_client = OIDCClient.objects.filter(client_id=self.params["client_id"]).first()

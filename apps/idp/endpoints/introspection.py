@@ -4,13 +4,15 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from oidc_provider import views as library
-from oidc_provider.lib.utils.oauth2 import extract_client_auth
 
 from apps.idp import policy
+from apps.idp.endpoints import FormBodyView
+from apps.idp.errors import OAuthError
+from apps.idp.grants.common import client_credentials
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class IntrospectionView(library.TokenIntrospectionView):
+class IntrospectionView(FormBodyView, library.TokenIntrospectionView):
     """The library's RFC 7662 endpoint, which queries whatever it is sent.
 
     A NUL in `token` or the secret makes PostgreSQL refuse the query (a 500); such values
@@ -18,7 +20,10 @@ class IntrospectionView(library.TokenIntrospectionView):
     """
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        client_id, client_secret = extract_client_auth(request)
+        try:
+            client_id, client_secret = client_credentials(request)  # one method (RFC 6749 §2.3)
+        except OAuthError:  # refused like every failed authentication here: inactive
+            return self.token_instrospection_endpoint_class.response({"active": False})
         values = (request.POST.get("token", ""), client_id or "", client_secret or "")
         if not all(policy.is_opaque_value(value) for value in values):
             return self.token_instrospection_endpoint_class.response({"active": False})

@@ -4,13 +4,12 @@ from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Token
 
 from apps.idp import audit, policy, writes
-from apps.idp.endpoints import repeated_param
+from apps.idp.endpoints import FormBodyView, repeated_param
 from apps.idp.errors import InvalidRequest, OAuthError, json_error, method_not_allowed, oauth_json
 from apps.idp.grants.common import authenticate_client, revoke_grant
 from apps.idp.models import Grant
@@ -63,7 +62,7 @@ def revoke_token(oidc_client: OIDCClient, value: str, hint: str) -> None:
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class RevocationView(View):
+class RevocationView(FormBodyView):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> JsonResponse:

@@ -7,11 +7,10 @@ token is signed after the commit.
 
 from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
-from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.idp import audit, grants, writes
-from apps.idp.endpoints import repeated_param
+from apps.idp.endpoints import FormBodyView, repeated_param
 from apps.idp.errors import (
     BASIC_CHALLENGE,
     InvalidRequest,
@@ -51,7 +50,7 @@ def run_with_consequences(request: TokenRequest) -> TokenAnswer:
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class TokenView(View):
+class TokenView(FormBodyView):
     """RFC 6749 §3.2: POST only; every answer is JSON, errors per §5.2."""
 
     http_method_names = ["post"]

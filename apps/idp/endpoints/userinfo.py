@@ -8,12 +8,12 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
-from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oidc_provider.lib.claims import StandardScopeClaims
 from oidc_provider.settings import get as library_setting
 
 from apps.idp import policy, token_sql
+from apps.idp.endpoints import FormBodyView
 from apps.idp.errors import (
     InsufficientScope,
     InvalidRequest,
@@ -67,8 +67,11 @@ def userinfo_claims(request: HttpRequest) -> dict[str, Any]:
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class UserinfoView(View):
+class UserinfoView(FormBodyView):
     http_method_names = ["get", "post"]
+
+    def refuse(self, error: OAuthError) -> JsonResponse:
+        return json_error(error, bearer_challenge(error))
 
     def get(self, request: HttpRequest) -> JsonResponse:
         try:

@@ -63,7 +63,7 @@ def handle(request: TokenRequest) -> TokenAnswer:
     check_verifier(code, verifier, public=client.client_type == "public", grant=grant)
 
     claimed = Grant.objects.filter(pk=grant.pk, exchanged_at__isnull=True).update(
-        exchanged_at=request.now, last_used_at=request.now
+        exchanged_at=request.now, last_used_at=request.now, scope=" ".join(code.scope)
     )
     deleted, _ = Code.objects.filter(pk=code.pk).delete()
     if claimed != 1 or deleted != 1:

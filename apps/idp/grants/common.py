@@ -2,6 +2,7 @@
 checks before any write, the consequences of a refusal, and the success response."""
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,7 +18,12 @@ from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token
 
 from apps.idp import keys, policy
-from apps.idp.errors import InvalidClient, TemporarilyUnavailable, UnauthorizedClient
+from apps.idp.errors import (
+    InvalidClient,
+    InvalidRequest,
+    TemporarilyUnavailable,
+    UnauthorizedClient,
+)
 from apps.idp.models import Grant, IssuedToken
 
 logger = logging.getLogger(__name__)
@@ -67,13 +73,36 @@ def first_row(queryset: QuerySet[Model]) -> Model | None:
     return next(iter(queryset[:1]), None)
 
 
+# The library's test for HTTP Basic credentials (extract_client_auth): the same one here.
+_BASIC = re.compile(r"^Basic\s{1}.+$")
+
+
+def client_credentials(request: HttpRequest) -> tuple[str, str]:
+    """(client_id, client_secret) from HTTP Basic or the body; "" for a secret not sent.
+
+    One method per request (RFC 6749 §2.3): Basic with a body `client_secret` is
+    `invalid_request` (§5.2), Basic for one client with a body `client_id` of another is
+    `invalid_client`. Raises OAuthError.
+    """
+    if not _BASIC.match(request.META.get("HTTP_AUTHORIZATION", "")):
+        return extract_client_auth(request)
+    if "client_secret" in request.POST:
+        raise InvalidRequest("Use one client authentication method, not two.")
+    client_id, client_secret = extract_client_auth(request)
+    if request.POST.get("client_id", client_id) != client_id:
+        raise InvalidClient("client_id differs from the Basic credentials'.")
+    return client_id, client_secret
+
+
 def authenticate_client(request: HttpRequest, known: OIDCClient | None = None) -> OIDCClient:
     """RFC 6749 §2.3: public clients name themselves; confidential ones prove their secret.
 
-    `known`: the client the caller has read already (the refresh grant's locked lookup
-    brings it); used only if it is the one the request names, otherwise it is read here.
+    A public client that sends a secret is refused: it has none to match, so whatever it
+    sent is wrong. `known`: the client the caller has read already (the refresh grant's
+    locked lookup brings it); used only if it is the one the request names, otherwise it is
+    read here.
     """
-    client_id, client_secret = extract_client_auth(request)
+    client_id, client_secret = client_credentials(request)
     if not client_id or not policy.is_opaque_value(client_id):
         raise InvalidClient("Unknown client or no client_id sent.")
     if known is not None and known.client_id == client_id:
@@ -82,6 +111,8 @@ def authenticate_client(request: HttpRequest, known: OIDCClient | None = None) -
         oidc_client = first_row(OIDCClient.objects.filter(client_id=client_id))
     if oidc_client is None:
         raise InvalidClient("Unknown client or no client_id sent.")
+    if oidc_client.client_type == "public" and client_secret:
+        raise InvalidClient("A public client has no secret to send.")
     if oidc_client.client_type == "confidential" and not (
         oidc_client.client_secret
         and secrets.compare_digest(
@@ -155,15 +186,21 @@ def id_token_claims(
 
 
 def token_answer(
-    token: Token, id_token: dict[str, Any] | None = None, grant_id: int | None = None
+    token: Token,
+    id_token: dict[str, Any] | None = None,
+    grant_id: int | None = None,
+    *,
+    refreshable: bool = False,
 ) -> TokenAnswer:
+    """`refreshable`: the grant's scope has `offline_access` whatever the token's says (a
+    refresh that narrowed the access token). `grant_id`: for the audit trail."""
     body: dict[str, Any] = {
         "access_token": token.access_token,
         "token_type": "Bearer",
         "expires_in": settings.OIDC_TOKEN_EXPIRE,
         "scope": " ".join(token.scope),
     }
-    if token.user_id is not None and policy.OFFLINE_ACCESS in token.scope:
+    if token.user_id is not None and (refreshable or policy.OFFLINE_ACCESS in token.scope):
         # Only `offline_access` earns a refresh token (OIDC Core §11); without it the
         # stored refresh value is never disclosed and the refresh grant refuses it anyway.
         # A token with no user (client_credentials) never gets one: the client can ask again.

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from functools import partial
 
 from django.http import HttpRequest
-from oidc_provider.lib.utils.oauth2 import extract_client_auth
 from oidc_provider.lib.utils.token import create_token
 from oidc_provider.models import Client as OIDCClient
 
@@ -22,6 +21,7 @@ from apps.idp.grants.common import (
     TokenRequest,
     authenticate_client,
     check_can_sign_for,
+    client_credentials,
     id_token_claims,
     revoke_grant,
     setting_seconds,
@@ -52,12 +52,14 @@ def handle(request: TokenRequest) -> TokenAnswer:
     token, grant = presented.token, presented.grant
     if grant is None or grant.revoked_at is not None or token.user is None:
         raise InvalidGrant(INVALID)
-    if policy.OFFLINE_ACCESS not in token.scope or expired(request, grant):
+    granted = grant.scopes or token.scope  # the grant's; the token's may have been narrowed
+    if policy.OFFLINE_ACCESS not in granted or expired(request, grant):
         raise InvalidGrant(INVALID)
-    if set(requested) - set(token.scope):
+    if set(requested) - set(granted):
         raise InvalidScope("The scope exceeds what was granted.")
 
-    fresh = create_token(user=token.user, client=client, scope=requested or token.scope)
+    # Only the access token is narrowed: the refresh token keeps the grant's scope (§6).
+    fresh = create_token(user=token.user, client=client, scope=requested or granted)
     fresh.refresh_token = policy.new_refresh_token(grant.family)
     id_token = id_token_claims(request, fresh, token.user, None) if token.id_token else None
     fresh.id_token = id_token or {}
@@ -66,7 +68,7 @@ def handle(request: TokenRequest) -> TokenAnswer:
     if not token_sql.rotate(token.pk, value, fresh):
         raise InvalidGrant(INVALID)
     token_sql.touch_grant(grant.pk, request.now, policy.token_hash(value))
-    return token_answer(fresh, id_token, grant.pk)
+    return token_answer(fresh, id_token, grant.pk, refreshable=True)
 
 
 def lock_presented(http: HttpRequest, value: str) -> token_sql.PresentedRefresh | None:
@@ -75,7 +77,7 @@ def lock_presented(http: HttpRequest, value: str) -> token_sql.PresentedRefresh 
     Selected by the client_id the request names, so that client comes in the same query;
     when nothing matches, `authenticate_client` reads the client itself.
     """
-    client_id, _ = extract_client_auth(http)
+    client_id, _ = client_credentials(http)
     if not (client_id and policy.is_opaque_value(value) and policy.is_opaque_value(client_id)):
         return None
     return token_sql.lock_refresh_token(value, client_id)

@@ -24,13 +24,30 @@ class Command(BaseCommand):
             "the IdP less CPU; HS256 is refused for a public client.",
         )
 
-    def handle(self, *args, client_id, name, redirect_uri, alg, **options):
+        parser.add_argument(
+            "--post-logout-redirect-uri",
+            action="append",
+            dest="post_logout_redirect_uris",
+            metavar="URI",
+            help="Where RP-initiated logout may return the person (repeatable; absolute "
+            "https, or http to a loopback IP literal). Not given: left as they are.",
+        )
+
+    def handle(
+        self, *args, client_id, name, redirect_uri, alg, post_logout_redirect_uris, **options
+    ):
         id_file = settings.PKCE_CLIENT_ID_FILE
         remembered = id_file.read_text().strip() if id_file.exists() else ""
         client_id = client_id or remembered or services.new_client_id()
         try:
             oidc_client = services.seed_public_client(
-                client_id, name=name, redirect_uri=redirect_uri, jwt_alg=alg
+                client_id,
+                name=name,
+                redirect_uri=redirect_uri,
+                jwt_alg=alg,
+                post_logout_redirect_uris=(
+                    tuple(post_logout_redirect_uris) if post_logout_redirect_uris else None
+                ),
             )
         except services.SeedError as exc:
             raise CommandError(f"Refusing to seed the client: {exc}") from exc
