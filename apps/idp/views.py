@@ -14,6 +14,7 @@ from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.idp import account, audit
+from apps.idp.endpoints import authorize
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,21 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
+    """Sign-in. Someone already signed in is asked for credentials too (prompt=login): the
+    session stays theirs until the new sign-in succeeds, which records its time."""
+
     template_name = "registration/login.html"
+    redirect_authenticated_user = False
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["reauthenticate"] = self.request.GET.get("reauthenticate") == "1"
+        return context
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        authorize.record_sign_in(self.request)
+        return response
 
 
 class LogoutView(auth_views.LogoutView):
