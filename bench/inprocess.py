@@ -54,9 +54,9 @@ def main() -> None:
     verifier = pkce.make_verifier()
     params = flows.authorize_params(run.CLIENT_ID, run.REDIRECT_URI, verifier)
     consent_page = client.get("/oidc/authorize", params, secure=True)
-    _, fields = flows.form_inputs(consent_page.content.decode())
+    action, fields = flows.form_inputs(consent_page.content.decode())
     fields["allow"] = "Allow"
-    redirect = client.post("/oidc/authorize", fields, secure=True)
+    redirect = client.post(action, fields, secure=True)
     code = flows.redirect_params(redirect["Location"])["code"]
     tokens = client.post(
         "/oidc/token",

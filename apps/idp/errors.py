@@ -98,3 +98,11 @@ def error_page(request: HttpRequest, error: str, description: str) -> HttpRespon
     """A front-channel error that cannot go back to the client: a page for the user."""
     context = {"error": error, "description": description}
     return render(request, "oidc_provider/error.html", context, status=400)
+
+
+# OIDC Core §3.1.2.6: authentication errors of the authorization endpoint.
+LoginRequired = _kind("LoginRequired", "login_required")
+AccountSelectionRequired = _kind("AccountSelectionRequired", "account_selection_required")
+RequestNotSupported = _kind("RequestNotSupported", "request_not_supported")
+RequestUriNotSupported = _kind("RequestUriNotSupported", "request_uri_not_supported")
+RegistrationNotSupported = _kind("RegistrationNotSupported", "registration_not_supported")

@@ -40,6 +40,7 @@ ENDPOINTS = {
     "/oidc/jwks": "jwks",
     "/oidc/.well-known/openid-configuration": "discovery",
     "/oidc/authorize": "authorize",
+    "/oidc/authorize/consent": "consent",
     "/oidc/end-session": "end_session",
     "/accounts/login": "login",
 }

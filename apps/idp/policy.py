@@ -9,7 +9,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 # What this IdP releases: `openid`, the scopes `apps.idp.claims` fills in, and
 # `offline_access`, which asks for a refresh token (OIDC Core §11).
@@ -169,3 +169,91 @@ def audiences(claims: dict) -> list[str]:
     """An ID token's `aud` as a list: a string or a list of strings (OIDC Core §2)."""
     audience = claims.get("aud")
     return [audience] if isinstance(audience, str) else list(audience or [])
+
+
+# The longest value each authorization parameter may have, in characters; anything longer is
+# `invalid_request`. They keep every redirect we build (redirect_uri + code + state + iss) well
+# under the 8 KB many servers and proxies accept, and fit the library's 255-character columns.
+AUTHORIZATION_PARAM_MAX_LENGTHS: dict[str, int] = {
+    "client_id": 255,
+    "redirect_uri": 255,
+    "response_type": 64,
+    "response_mode": 32,
+    "scope": 255,
+    "state": 512,
+    "nonce": 255,
+    "code_challenge": 128,  # RFC 7636 §4.2 allows at most 128
+    "code_challenge_method": 16,
+    "prompt": 64,
+    "max_age": 10,
+    "display": 16,
+    "ui_locales": 255,
+    "claims_locales": 255,
+    "login_hint": 255,
+    "acr_values": 255,
+    "id_token_hint": 4096,
+    "request": 4096,
+    "request_uri": 512,
+    "registration": 4096,
+}
+OTHER_PARAM_MAX_LENGTH = 1024  # any parameter not listed above (ignored, but still bounded)
+# prompt values that ask for a new sign-in before anything is released (OIDC Core §3.1.2.1)
+REAUTHENTICATING_PROMPTS = frozenset({"login", "select_account"})
+_MAX_AGE = re.compile(r"[0-9]{1,10}")
+
+
+def max_length_of(name: str) -> int:
+    return AUTHORIZATION_PARAM_MAX_LENGTHS.get(name, OTHER_PARAM_MAX_LENGTH)
+
+
+def too_long_param(params: Iterable[tuple[str, str]]) -> str | None:
+    """The name of the first parameter longer than its maximum, if any."""
+    return next((name for name, value in params if len(value) > max_length_of(name)), None)
+
+
+def parse_max_age(value: str) -> int | None:
+    """`max_age` in seconds, None when absent; ValueError unless a non-negative integer."""
+    if value == "":
+        return None
+    if not _MAX_AGE.fullmatch(value):
+        raise ValueError("max_age is not a non-negative integer")
+    return int(value)
+
+
+def must_reauthenticate(
+    prompt: Iterable[str], max_age: int | None, auth_time: float | None, now: float
+) -> bool:
+    """OIDC Core §3.1.2.1: prompt=login or select_account, or a sign-in older than max_age."""
+    if REAUTHENTICATING_PROMPTS & set(prompt):
+        return True
+    return max_age is not None and (auth_time is None or now - auth_time > max_age)
+
+
+def _with_query(url: str, params: list[tuple[str, str]]) -> str:
+    # Percent-encoding throughout (%20, not +): read the same by form and RFC 3986 decoders.
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query=urlencode(params, quote_via=quote), fragment=""))
+
+
+def authorization_error_redirect(
+    redirect_uri: str, issuer: str, error: str, description: str | None, state: str
+) -> str:
+    """An error response to the client, built from plain values only (RFC 6749 §4.1.2.1).
+
+    Always in the query: only the code flow is served. `state` is the request's, byte for
+    byte, percent-encoded: nothing in it can add, replace or move parameters.
+    """
+    params = parse_qsl(urlsplit(redirect_uri).query, keep_blank_values=True)
+    params.append(("error", error))
+    if description:
+        params.append(("error_description", description))
+    if state:
+        params.append(("state", state))
+    params.append(("iss", issuer))
+    return _with_query(redirect_uri, params)
+
+
+def authorization_success_redirect(location: str, issuer: str) -> str:
+    """The library's success redirect (its query is urlencoded), re-encoded with `iss`."""
+    params = parse_qsl(urlsplit(location).query, keep_blank_values=True)
+    return _with_query(location, [(k, v) for k, v in params if k != "iss"] + [("iss", issuer)])

@@ -15,6 +15,7 @@ from apps.idp.endpoints import (
 app_name = "idp"
 urlpatterns = [
     re_path(r"^authorize/?$", authorize.AuthorizeView.as_view(), name="authorize"),
+    re_path(r"^authorize/consent/?$", authorize.ConsentView.as_view(), name="consent"),
     re_path(r"^token/?$", token.TokenView.as_view(), name="token"),
     re_path(r"^revoke/?$", revocation.RevocationView.as_view(), name="revoke"),
     re_path(r"^userinfo/?$", userinfo.UserinfoView.as_view(), name="userinfo"),

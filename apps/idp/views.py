@@ -14,6 +14,7 @@ from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.idp import account, audit, sign_in_lockout
+from apps.idp.endpoints import authorize
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +29,20 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
-    template_name = "registration/login.html"
+    """Sign-in. Someone already signed in is asked for credentials too (prompt=login): the
+    session stays theirs until the new sign-in succeeds, which records its time."""
 
-    def form_valid(self, form):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = False
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["reauthenticate"] = self.request.GET.get("reauthenticate") == "1"
+        return context
+
+    def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)
+        authorize.record_sign_in(self.request)
         # This browser may now sign in to this account despite a neighbour's failures.
         sign_in_lockout.remember_device(response, form.get_user().get_username())
         return response

@@ -99,7 +99,7 @@ def consent(idp: Client, user, params: dict[str, str]):
     page = idp.get("/oidc/authorize", params)
     if page.status_code != 200:
         return page
-    return idp.post("/oidc/authorize", {**params, "allow": "Allow"})
+    return idp.post("/oidc/authorize/consent", {**params, "allow": "Allow"})
 
 
 def authorize(idp: Client, user, **extra: str | None) -> Authorized:

@@ -74,7 +74,7 @@ def test_pkce_is_checked_before_sign_in(idp, public_client):
 def test_unknown_client_or_redirect_uri_shows_a_page_not_a_redirect(idp, public_client):
     for overrides in ({"client_id": "nobody"}, {"redirect_uri": "https://evil.test/"}):
         answer = idp.get("/oidc/authorize", authorize_params(VERIFIER, **overrides))
-        assert answer.status_code == 200
+        assert answer.status_code == 400
         assert "cannot continue" in answer.content.decode()
 
 
@@ -88,7 +88,7 @@ def test_deny_carries_iss_and_the_state_unaltered(idp, public_client, person):
     state = "a b&iss=https://evil.test"
     params = authorize_params(VERIFIER, state=state)
     idp.force_login(person)
-    answer = idp.post("/oidc/authorize", params)  # no `allow`: the person said no
+    answer = idp.post("/oidc/authorize/consent", params)  # no `allow`: the person said no
     sent = redirect_params(answer["Location"])
     assert sent == {
         "error": "access_denied",
@@ -162,6 +162,6 @@ def test_state_with_control_characters_gets_a_page_not_a_500(idp, public_client,
 
 def test_non_ascii_state_comes_back_percent_encoded(idp, public_client, person):
     idp.force_login(person)
-    answer = idp.post("/oidc/authorize", authorize_params(VERIFIER, state="ĀØ"))  # a denial
+    answer = idp.post("/oidc/authorize/consent", authorize_params(VERIFIER, state="ĀØ"))  # denial
     assert answer["Location"].isascii()
     assert redirect_params(answer["Location"])["state"] == "ĀØ"

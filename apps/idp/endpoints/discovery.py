@@ -49,6 +49,9 @@ class ProviderInfoView(library.ProviderInfoView):
             revocation_endpoint=settings.SITE_URL + reverse("idp:revoke"),
             revocation_endpoint_auth_methods_supported=list(CLIENT_AUTH_METHODS),
             authorization_response_iss_parameter_supported=True,
+            # Refused with their OIDC errors at authorize (OIDC Discovery §3).
+            request_parameter_supported=False,
+            request_uri_parameter_supported=False,
         )
         return meta
 

@@ -18,6 +18,7 @@ from oidc_provider import views as library
 from oidc_provider.models import Client as OIDCClient
 
 from apps.idp import audit, keys, policy
+from apps.idp.endpoints import repeated_param
 from apps.idp.errors import InvalidHint, error_page
 from apps.idp.grants.common import signs_with_empty_key
 
@@ -84,6 +85,9 @@ class EndSessionView(View):
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         query = request.POST if request.method == "POST" else request.GET
+        if repeated := repeated_param(query, tuple(query)):
+            # RFC 6749 §3.1, as at authorize: which of two values was meant is anyone's guess.
+            return error_page(request, "invalid_request", f"{repeated} is sent more than once.")
         self.params = {name: query.get(name, "") for name in PARAMS}
         self.oidc_client = None
         hint = self.params["id_token_hint"]
