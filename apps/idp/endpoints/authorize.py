@@ -29,7 +29,7 @@ from apps.idp.errors import (
     error_page,
 )
 from apps.idp.grants.common import signs_with_empty_key
-from apps.idp.models import Grant
+from apps.idp.models import Grant, LoopbackAwareClient
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ GRANT_TYPE = "authorization_code"  # what the library's AuthorizeError is told
 
 class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
     """The library's authorization endpoint plus PKCE S256, scope policy and code binding."""
+
+    client_class = LoopbackAwareClient  # its redirect_uri check: policy.redirect_uri_matches
 
     def validate_params(self) -> None:
         try:
