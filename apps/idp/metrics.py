@@ -32,6 +32,8 @@ ENDPOINTS = {
     "/oidc/.well-known/openid-configuration": "discovery",
     "/oidc/authorize": "authorize",
     "/oidc/end-session": "end_session",
+    "/oidc/device_authorization": "device_authorization",
+    "/device": "device_verification",
     "/accounts/login": "login",
 }
 GRANT_TYPES = frozenset(
@@ -61,6 +63,9 @@ OAUTH_ERRORS = frozenset(
         "login_required",
         "consent_required",
         "interaction_required",
+        "authorization_pending",
+        "slow_down",
+        "expired_token",
     }
 )
 
