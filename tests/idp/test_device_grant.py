@@ -102,6 +102,7 @@ def test_the_answer_tells_the_device_what_to_show_and_how_often_to_poll(idp, pub
     assert (body["expires_in"], body["interval"]) == (600, 5)
 
 
+@pytest.mark.postgres
 def test_only_a_hash_of_the_device_code_is_stored(idp, public_client):
     body = start(idp)
     row = DeviceAuthorization.objects.get()
@@ -181,6 +182,7 @@ def test_the_consent_post_is_csrf_protected(public_client, person, idp):
     assert DeviceAuthorization.objects.get().status == "pending"
 
 
+@pytest.mark.postgres
 def test_wrong_codes_are_throttled_per_person_with_a_clear_message(
     idp, public_client, person, settings
 ):
@@ -226,6 +228,7 @@ def test_polling_before_an_answer_is_authorization_pending(idp, public_client):
     assert DeviceAuthorization.objects.get().last_polled_at is not None
 
 
+@pytest.mark.postgres
 def test_polling_faster_than_the_interval_is_slow_down_and_the_interval_grows(idp, public_client):
     body = start(idp)
     assert oauth_error(poll(idp, body["device_code"])) == "authorization_pending"
@@ -247,6 +250,7 @@ def test_an_expired_device_code_is_expired_token(idp, public_client, person):
     assert not Token.objects.exists()
 
 
+@pytest.mark.postgres
 def test_a_denied_request_is_access_denied(idp, public_client, person):
     body = start(idp)
     page = verify(idp, person, body["user_code"], "deny")
@@ -255,6 +259,7 @@ def test_a_denied_request_is_access_denied(idp, public_client, person):
     assert not Token.objects.exists() and not Grant.objects.exists()
 
 
+@pytest.mark.postgres
 def test_approval_gives_the_poller_tokens_of_a_grant(idp, public_client, person):
     body = start(idp)
     page = verify(idp, person, body["user_code"], "allow")
@@ -284,6 +289,7 @@ def test_without_openid_there_is_no_id_token_and_without_offline_access_no_refre
     assert "id_token" not in tokens and "refresh_token" not in tokens
 
 
+@pytest.mark.postgres
 def test_device_codes_are_single_use_and_a_replay_revokes_the_grant(idp, public_client, person):
     body = start(idp)
     verify(idp, person, body["user_code"], "allow")
@@ -294,6 +300,7 @@ def test_device_codes_are_single_use_and_a_replay_revokes_the_grant(idp, public_
     assert oauth_error(refresh(idp, tokens["refresh_token"])) == "invalid_grant"
 
 
+@pytest.mark.postgres
 def test_refresh_rotation_and_reuse_detection_work_as_for_the_code_flow(idp, public_client, person):
     body = start(idp)
     verify(idp, person, body["user_code"], "allow")
@@ -306,6 +313,7 @@ def test_refresh_rotation_and_reuse_detection_work_as_for_the_code_flow(idp, pub
     assert oauth_error(refresh(idp, rotated.json()["refresh_token"])) == "invalid_grant"
 
 
+@pytest.mark.postgres
 def test_a_code_approved_once_cannot_be_answered_again(idp, public_client, person):
     body = start(idp)
     verify(idp, person, body["user_code"], "allow")

@@ -9,7 +9,7 @@ import requests
 from tests import flows
 from tests.conftest import END_USER_PASSWORD
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
