@@ -9,7 +9,7 @@ from django.utils import timezone
 from oidc_provider.models import Token
 
 from apps.idp import policy, services
-from apps.idp.models import DeviceAuthorization, Grant, IssuedToken
+from apps.idp.models import DeviceAuthorization, Grant, IssuedToken, WrongUserCode
 from tests.idp.oauth import CLIENT_ID, oauth_error, refresh, token
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -201,8 +201,6 @@ def test_wrong_codes_are_throttled_per_person_with_a_clear_message(
 
 
 def test_the_lockout_ends_after_the_window(idp, public_client, person, settings):
-    from apps.idp.models import WrongUserCode
-
     body = start(idp)
     for _ in range(settings.OIDC_DEVICE_USER_CODE_FAILURE_LIMIT):
         verify(idp, person, "BBBB-BBBB")
@@ -331,3 +329,21 @@ def test_another_clients_device_code_is_invalid_grant(idp, public_client, person
     assert oauth_error(token(idp, grant_type=DEVICE_GRANT, client_id=CLIENT_ID)) == (
         "invalid_request"
     )
+
+
+@pytest.mark.postgres
+def test_a_replay_after_the_purge_still_revokes_the_grant(idp, public_client, person):
+    from apps.idp import retention
+    from tests.idp.test_retention import LIFETIMES
+
+    body = start(idp)
+    verify(idp, person, body["user_code"], "allow")
+    verify(idp, person, "BBBB-BBBB")
+    assert poll(idp, body["device_code"]).status_code == 200
+    DeviceAuthorization.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    WrongUserCode.objects.update(at=timezone.now() - datetime.timedelta(days=8))
+    counts = retention.purge(timezone.now(), LIFETIMES)
+    assert counts["device authorizations"] == 1 and counts["wrong user codes"] == 1
+    assert not DeviceAuthorization.objects.exists()
+    assert oauth_error(poll(idp, body["device_code"])) == "invalid_grant"
+    assert Grant.objects.get().revoked_at is not None

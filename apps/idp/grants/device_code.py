@@ -49,18 +49,20 @@ def handle(request: TokenRequest) -> TokenAnswer:
     if not policy.is_opaque_value(value):
         raise InvalidGrant(INVALID)
 
+    device_code_hash = policy.token_hash(value)
     authorization = first_row(
         DeviceAuthorization.objects.select_for_update(of=("self",))
         .select_related("user", "grant")
-        .filter(device_code_hash=policy.token_hash(value), client=client)
+        .filter(device_code_hash=device_code_hash, client=client)
     )
-    if authorization is None:
+    if authorization is None or authorization.status == DeviceAuthorization.USED:
+        # Redeemed already (its row may be purged since; its grant, named by the hash, is
+        # kept): whoever presents it again, the tokens issued from it are revoked.
+        grant = first_row(Grant.objects.filter(code_hash=device_code_hash, client=client))
+        if grant is not None and grant.exchanged_at is not None:
+            logger.warning("device code replay for grant %s: grant revoked", grant.pk)
+            raise InvalidGrant(INVALID, consequence=partial(revoke_grant, grant.pk))
         raise InvalidGrant(INVALID)
-    if authorization.status == DeviceAuthorization.USED:
-        # Redeemed already: whoever presents it again, the tokens issued from it are revoked.
-        logger.warning("device code replay for grant %s: grant revoked", authorization.grant_id)
-        revoke = partial(revoke_grant, authorization.grant_id) if authorization.grant_id else None
-        raise InvalidGrant(INVALID, consequence=revoke)
     if request.now >= authorization.expires_at:
         raise ExpiredToken("The device code has expired: start again.")
     if authorization.status == DeviceAuthorization.DENIED:
