@@ -121,6 +121,12 @@ def device(request: HttpRequest) -> HttpResponse:
             )
         elif decision is not None:
             device_grants.deny(authorization, request.user)
+            audit.record(
+                "device.denied",
+                request,
+                client_id=authorization.client.client_id,
+                user_id=request.user.pk,
+            )
     if authorization is None:
         return device_page(request, typed, WRONG_CODE, status=400)
     if decision is None:
