@@ -192,6 +192,13 @@ OIDC_SIGNING_KEYS_TTL_SECONDS = _env_int("OIDC_SIGNING_KEYS_TTL_SECONDS", 10)
 # days, for the replay and reuse detection that names it, then deletes it.
 OIDC_PURGE_REVOKED_AFTER_DAYS = _env_int("OIDC_PURGE_REVOKED_AFTER_DAYS", 7)
 OIDC_GRANT_TYPE_PASSWORD_ENABLE = False  # RFC 9700 §2.4; apps.idp refuses it regardless
+# Device authorization grant (RFC 8628): how long a device code lives, how often the device
+# may poll at first (seconds), and how many wrong user codes a person may type at /device
+# within the window before being told to wait (§5.1: guessing must stay hopeless).
+OIDC_DEVICE_CODE_EXPIRE = _env_int("OIDC_DEVICE_CODE_EXPIRE", 600)
+OIDC_DEVICE_POLL_INTERVAL = _env_int("OIDC_DEVICE_POLL_INTERVAL", 5)
+OIDC_DEVICE_USER_CODE_FAILURE_LIMIT = 5
+OIDC_DEVICE_USER_CODE_WINDOW_SECONDS = 15 * 60
 
 # --- /metrics (apps.idp.metrics): loopback callers, or this bearer secret from anywhere
 OIDC_METRICS_TOKEN = os.environ.get("OIDC_METRICS_TOKEN", "")

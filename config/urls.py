@@ -18,6 +18,7 @@ urlpatterns = [
         views.revoke_grant,
         name="account-grant-revoke",
     ),
+    path("device", views.device, name="device"),  # RFC 8628 verification_uri
     path("admin/", admin.site.urls),
     path("oidc/", include("apps.idp.urls")),  # our hardened endpoints first
     path("oidc/", include("oidc_provider.urls", namespace="oidc_provider")),

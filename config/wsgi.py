@@ -21,7 +21,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # The endpoints that only programs call. Each view is csrf_exempt and reads no session and no
 # request.user; tests/test_wsgi.py checks both.
 BACK_CHANNEL_PATH = re.compile(
-    r"^/oidc/(?:token|userinfo|revoke|introspect|jwks|\.well-known/openid-configuration)/?$"
+    r"^/oidc/(?:token|userinfo|revoke|introspect|jwks|device_authorization"
+    r"|\.well-known/openid-configuration)/?$"
     r"|^/(?:healthz|readyz|metrics)$"
 )
 BACK_CHANNEL_MIDDLEWARE = (

@@ -12,6 +12,7 @@ BACK_CHANNEL = (
     "/oidc/revoke",
     "/oidc/introspect",
     "/oidc/jwks",
+    "/oidc/device_authorization",
     "/oidc/.well-known/openid-configuration",
     "/healthz",
     "/readyz",
@@ -19,6 +20,7 @@ BACK_CHANNEL = (
 PAGES = (
     "/oidc/authorize",
     "/oidc/end-session",
+    "/device",  # the person's page: sessions, CSRF, sign-in
     "/oidc/token/x",
     "/accounts/login/",
     "/admin/",

@@ -52,6 +52,11 @@ UnsupportedResponseType = _kind("UnsupportedResponseType", "unsupported_response
 TemporarilyUnavailable = _kind("TemporarilyUnavailable", "temporarily_unavailable", 503)
 InvalidToken = _kind("InvalidToken", "invalid_token", 401)
 InsufficientScope = _kind("InsufficientScope", "insufficient_scope", 403)
+# RFC 8628 §3.5: what a device polling the token endpoint hears (all 400, as §5.2's errors).
+AuthorizationPending = _kind("AuthorizationPending", "authorization_pending")
+SlowDown = _kind("SlowDown", "slow_down")
+ExpiredToken = _kind("ExpiredToken", "expired_token")
+AccessDenied = _kind("AccessDenied", "access_denied")
 
 
 class InvalidHint(InvalidRequest):

@@ -24,6 +24,17 @@ LIBRARY_INTERNALS: tuple[tuple[str, str, str], ...] = (
         "subclassed: the library's client and redirect_uri checks run first, ours after",
     ),
     (
+        "oidc_provider.lib.endpoints.authorize.AuthorizeEndpoint.client_class, and "
+        "validate_params() checking `redirect_uri in self.client.redirect_uris`",
+        "endpoints/authorize.py, models.LoopbackAwareClient",
+        "a client class whose redirect_uris apply policy.redirect_uri_matches (loopback ports)",
+    ),
+    (
+        "oidc_provider.lib.claims.ScopeClaims.get_scopes_info(scopes): name, description",
+        "device.py",
+        "the device consent page describes scopes as the code flow's consent page does",
+    ),
+    (
         "oidc_provider.views.AuthorizeView.get/post call self.authorize_endpoint_class(request)",
         "endpoints/authorize.py",
         "overridden as a method, to keep the endpoint (its redirect_uri and client)",

@@ -42,6 +42,8 @@ ENDPOINTS = {
     "/oidc/authorize": "authorize",
     "/oidc/authorize/consent": "consent",
     "/oidc/end-session": "end_session",
+    "/oidc/device_authorization": "device_authorization",
+    "/device": "device_verification",
     "/accounts/login": "login",
 }
 GRANT_TYPES = frozenset(
@@ -71,6 +73,9 @@ OAUTH_ERRORS = frozenset(
         "login_required",
         "consent_required",
         "interaction_required",
+        "authorization_pending",
+        "slow_down",
+        "expired_token",
     }
 )
 

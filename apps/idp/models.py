@@ -7,9 +7,12 @@ table of used tokens (RFC 9700 §4.14.2). The code is kept as a SHA-256 hash onl
 enough to recognise a replay (RFC 6749 §4.1.2).
 """
 
+from django.conf import settings
 from django.db import models
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Token
+
+from apps.idp import policy
 
 
 class Grant(models.Model):
@@ -78,3 +81,80 @@ class KeyCreation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alg} key {self.key_id} made {self.created_at:%Y-%m-%d}"
+
+
+class LoopbackRedirectUris(list):
+    """A client's redirect URIs, `in` answering with `policy.redirect_uri_matches`."""
+
+    def __init__(self, uris: list[str], *, loopback_any_port: bool) -> None:
+        super().__init__(uris)
+        self.loopback_any_port = loopback_any_port
+
+    def __contains__(self, requested: object) -> bool:
+        return isinstance(requested, str) and any(
+            policy.redirect_uri_matches(
+                requested, registered, loopback_any_port=self.loopback_any_port
+            )
+            for registered in self
+        )
+
+
+class LoopbackAwareClient(OIDCClient):
+    """The library's client whose redirect URIs match a public client's loopback URI on any
+    port (RFC 8252 §7.3). The library's authorization endpoint checks `redirect_uri in
+    client.redirect_uris`: served this class, that check applies our rule."""
+
+    class Meta:
+        proxy = True
+
+    @property
+    def redirect_uris(self) -> LoopbackRedirectUris:
+        return LoopbackRedirectUris(
+            self._redirect_uris.splitlines(), loopback_any_port=self.client_type == "public"
+        )
+
+    @redirect_uris.setter
+    def redirect_uris(self, value: list[str]) -> None:
+        self._redirect_uris = "\n".join(value)
+
+
+class DeviceAuthorization(models.Model):
+    """One device authorization request (RFC 8628 §3.1), until its device code is redeemed.
+
+    The device code is kept as a SHA-256 hash only; the user code, short-lived and useless
+    without a signed-in person's approval, is kept as typed (normalised, without the dash).
+    On approval a `Grant` is made, as the code flow's consent makes one, so the tokens
+    issued from it rotate, are reuse-checked and revoked like any other.
+    """
+
+    PENDING, APPROVED, DENIED, USED = "pending", "approved", "denied", "used"
+    STATUSES = [(s, s) for s in (PENDING, APPROVED, DENIED, USED)]
+
+    client = models.ForeignKey(OIDCClient, on_delete=models.CASCADE, related_name="+")
+    device_code_hash = models.CharField(max_length=64, unique=True)
+    user_code = models.CharField(max_length=8, unique=True)
+    scope = models.TextField()  # space-separated, already limited to what the client may get
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    interval = models.PositiveIntegerField()  # seconds; grows by 5 with each slow_down
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=STATUSES, default=PENDING)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    grant = models.OneToOneField(
+        Grant, null=True, blank=True, on_delete=models.SET_NULL, related_name="device"
+    )
+
+    def __str__(self) -> str:
+        return f"device authorization {self.pk} of {self.client} ({self.status})"
+
+
+class WrongUserCode(models.Model):
+    """A wrong user code typed at /device: counted per person to stop guessing (RFC 8628 §5.1)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"wrong user code by {self.user_id} at {self.at}"

@@ -9,6 +9,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable
+from datetime import datetime
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 # What this IdP releases: `openid`, the scopes `apps.idp.claims` fills in, and
@@ -257,3 +258,71 @@ def authorization_success_redirect(location: str, issuer: str) -> str:
     """The library's success redirect (its query is urlencoded), re-encoded with `iss`."""
     params = parse_qsl(urlsplit(location).query, keep_blank_values=True)
     return _with_query(location, [(k, v) for k, v in params if k != "iss"] + [("iss", issuer)])
+
+
+# --- loopback redirect URIs of native apps (RFC 8252 §7.3, RFC 9700 §2.1)
+
+# A registered `http://127.0.0.1/...` or `http://[::1]/...` (IP literals only: `localhost` may
+# resolve elsewhere, RFC 8252 §8.3) matches a request on any port, the rest compared exactly.
+_LOOPBACK_REGISTERED = re.compile(r"(http://(?:127\.0\.0\.1|\[::1\]))(/[^#]*)?")
+_PORT = re.compile(r"[1-9][0-9]{0,4}")
+
+
+def redirect_uri_matches(requested: str, registered: str, *, loopback_any_port: bool) -> bool:
+    """Is `requested` the registered redirect URI? Exact, case-sensitive string comparison,
+    except that with `loopback_any_port` (a public client) a registered loopback IP literal
+    without a port matches the same URI with any port: the app picks it when it starts."""
+    if requested == registered:
+        return True
+    loopback = _LOOPBACK_REGISTERED.fullmatch(registered) if loopback_any_port else None
+    if loopback is None:
+        return False
+    origin, path = loopback.group(1), loopback.group(2) or ""
+    if not requested.startswith(origin + ":") or not requested.endswith(path):
+        return False
+    port = requested[len(origin) + 1 : len(requested) - len(path)]
+    return bool(_PORT.fullmatch(port)) and int(port) <= 65535
+
+
+# --- the device authorization grant (RFC 8628)
+
+# RFC 8628 §6.1: consonants only (no vowels, so no words), upper case, no look-alike digits.
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
+USER_CODE_LENGTH = 8  # 20^8, about 2^34.6: with §5.1's throttling, guessing one is hopeless
+SLOW_DOWN_SECONDS = 5  # RFC 8628 §3.5: each slow_down adds 5 s to the interval
+
+
+def new_device_code() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits; only its SHA-256 hash is stored
+
+
+def new_user_code() -> str:
+    """Eight letters of USER_CODE_ALPHABET, stored without the dash (see `display_user_code`)."""
+    return "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH))
+
+
+def display_user_code(code: str) -> str:
+    """`WDJBMJHT` as people read it: `WDJB-MJHT`."""
+    half = len(code) // 2
+    return f"{code[:half]}-{code[half:]}"
+
+
+def normalize_user_code(typed: str) -> str | None:
+    """What a person typed, as stored: upper case, dashes and spaces dropped (RFC 8628 §6.1);
+    None if it cannot be a user code (then it is never looked up)."""
+    code = "".join(char for char in typed if char not in "- \t").upper()
+    if len(code) != USER_CODE_LENGTH or any(char not in USER_CODE_ALPHABET for char in code):
+        return None
+    return code
+
+
+def polled_too_fast(last_polled_at: datetime | None, now: datetime, interval_seconds: int) -> bool:
+    """RFC 8628 §3.5: a poll sooner than `interval` after the previous one earns slow_down."""
+    if last_polled_at is None:
+        return False
+    return (now - last_polled_at).total_seconds() < interval_seconds
+
+
+def too_many_wrong_user_codes(wrong_recently: int, limit: int) -> bool:
+    """RFC 8628 §5.1: after `limit` wrong codes in the window, a person may try no more."""
+    return wrong_recently >= limit

@@ -17,7 +17,7 @@ from django.db.models import Model, Q, QuerySet
 from oidc_provider.models import Code, Token, UserConsent
 
 from apps.idp import writes
-from apps.idp.models import Grant
+from apps.idp.models import DeviceAuthorization, Grant, WrongUserCode
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,15 @@ def purge(now: datetime, lifetimes: Lifetimes, *, batch_size: int = 500) -> dict
         ),
         "codes": (Code.objects.filter(expires_at__lt=now), _delete_rows(Code)),
         "consents": (UserConsent.objects.filter(expires_at__lt=now), _delete_rows(UserConsent)),
+        # A redeemed device code's replay is still recognised by its grant (code_hash).
+        "device authorizations": (
+            DeviceAuthorization.objects.filter(expires_at__lt=now),
+            _delete_rows(DeviceAuthorization),
+        ),
+        "wrong user codes": (
+            WrongUserCode.objects.filter(at__lt=now - lifetimes.login_records),
+            _delete_rows(WrongUserCode),
+        ),
         "sessions": (Session.objects.filter(expire_date__lt=now), _delete_rows(Session)),
         "failed sign-in counters": (
             AccessAttempt.objects.filter(attempt_time__lt=now - lifetimes.lockout),

@@ -14,6 +14,8 @@ from apps.idp.redirect_uris import RedirectURIError, check_redirect_uris
 
 SEED_CLIENT_NAME = "PKCE command-line client"
 SEED_SCOPES = ("openid", "profile", "email", "offline_access")
+# A command-line client's own listener (RFC 8252 §7.3): IP literals, any port at request time.
+LOOPBACK_REDIRECT_URIS = ("http://127.0.0.1/callback", "http://[::1]/callback")
 # What a client's `jwt_alg` (OIDC Dynamic Registration's id_token_signed_response_alg) may
 # be here. The library's model lists HS256 and RS256 only, and only its forms enforce that.
 ID_TOKEN_ALGORITHMS = ("RS256", "ES256", "HS256")
@@ -82,6 +84,8 @@ def seed_public_client(
 
     `post_logout_redirect_uris`: where RP-initiated logout may send the person back; None
     leaves an existing client's as they are.
+    It gets `redirect_uri` (the receiver page) and the loopback URIs; as every public
+    client, it may use the device grant (see apps.idp.grants.device_code).
     """
     if jwt_alg not in ID_TOKEN_ALGORITHMS:
         raise SeedError(f"unknown ID token algorithm {jwt_alg!r}: use RS256 or ES256")
@@ -103,7 +107,7 @@ def seed_public_client(
             "client_type": "public",
             "client_secret": "",
             "jwt_alg": jwt_alg,
-            "_redirect_uris": redirect_uri,
+            "_redirect_uris": "\n".join(dict.fromkeys((redirect_uri, *LOOPBACK_REDIRECT_URIS))),
             "_scope": " ".join(scopes),
             "require_consent": True,
             "reuse_consent": False,

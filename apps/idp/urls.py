@@ -4,6 +4,7 @@ from django.urls import re_path
 
 from apps.idp.endpoints import (
     authorize,
+    device_authorization,
     discovery,
     end_session,
     introspection,
@@ -17,6 +18,11 @@ urlpatterns = [
     re_path(r"^authorize/?$", authorize.AuthorizeView.as_view(), name="authorize"),
     re_path(r"^authorize/consent/?$", authorize.ConsentView.as_view(), name="consent"),
     re_path(r"^token/?$", token.TokenView.as_view(), name="token"),
+    re_path(
+        r"^device_authorization/?$",
+        device_authorization.DeviceAuthorizationView.as_view(),
+        name="device-authorization",
+    ),
     re_path(r"^revoke/?$", revocation.RevocationView.as_view(), name="revoke"),
     re_path(r"^userinfo/?$", userinfo.UserinfoView.as_view(), name="userinfo"),
     re_path(r"^introspect/?$", introspection.IntrospectionView.as_view(), name="introspect"),

@@ -10,10 +10,12 @@ from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.idp import account, audit, sign_in_lockout
+from apps.idp import account, audit, policy, sign_in_lockout
+from apps.idp import device as device_grants
 from apps.idp.endpoints import authorize
 
 logger = logging.getLogger(__name__)
@@ -94,3 +96,69 @@ def server_error(request: HttpRequest) -> HttpResponse:
         response = render(request, "idp/unavailable.html", status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+WRONG_CODE = "That code is not valid, or it has expired. Check the code your device shows."
+TOO_MANY_WRONG_CODES = (
+    "Too many wrong codes: wait 15 minutes before trying again, and check the code your "
+    "device shows."
+)
+DEVICE_ALLOWED = "Done: your device is signed in. You can close this page and go back to it."
+DEVICE_DENIED = "Access denied: your device will not be signed in."
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def device(request: HttpRequest) -> HttpResponse:
+    """RFC 8628 §3.3: the person types the device's user code, then allows or denies it.
+
+    GET shows the form (pre-filled from verification_uri_complete). A POST with a code shows
+    the consent page; one with a `decision` answers. Wrong codes count against the person,
+    and too many in the window stop the lookups (§5.1).
+    """
+    if request.method != "POST":
+        return render(request, "idp/device.html", {"user_code": request.GET.get("user_code", "")})
+    typed = request.POST.get("user_code", "")
+    now = timezone.now()
+    if device_grants.is_locked_out(request.user, now):
+        return device_page(request, typed, TOO_MANY_WRONG_CODES, status=429, locked=True)
+    decision = request.POST.get("decision")
+    with transaction.atomic():
+        authorization = device_grants.pending_for(typed, now, lock=decision is not None)
+        if authorization is None:
+            device_grants.record_wrong_code(request.user, now)
+        elif decision == "allow":
+            grant = device_grants.approve(authorization, request.user, now)
+            audit.record(
+                "device.approved",
+                request,
+                client_id=authorization.client.client_id,
+                user_id=request.user.pk,
+                grant_id=grant.pk,
+            )
+        elif decision is not None:
+            device_grants.deny(authorization, request.user)
+            audit.record(
+                "device.denied",
+                request,
+                client_id=authorization.client.client_id,
+                user_id=request.user.pk,
+            )
+    if authorization is None:
+        return device_page(request, typed, WRONG_CODE, status=400)
+    if decision is None:
+        context = {
+            "client": authorization.client,
+            "scopes": device_grants.scopes_shown(authorization),
+            "user_code": policy.display_user_code(authorization.user_code),
+        }
+        return render(request, "idp/device_consent.html", context)
+    done = DEVICE_ALLOWED if decision == "allow" else DEVICE_DENIED
+    return render(request, "idp/device.html", {"done": done})
+
+
+def device_page(
+    request: HttpRequest, typed: str, error: str, *, status: int, locked: bool = False
+) -> HttpResponse:
+    context = {"user_code": typed[:20], "error": error, "locked": locked}
+    return render(request, "idp/device.html", context, status=status)

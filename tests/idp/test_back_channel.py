@@ -37,6 +37,7 @@ def test_discovery_advertises_what_public_clients_need(idp, public_client):
         "authorization_code",
         "refresh_token",
         "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
     }
     assert "none" in meta["token_endpoint_auth_methods_supported"]
     assert meta["revocation_endpoint"] == f"{ISSUER}/revoke"

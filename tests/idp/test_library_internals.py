@@ -16,8 +16,10 @@ from oidc_provider.lib.endpoints.authorize import AuthorizeEndpoint
 from oidc_provider.lib.errors import AuthorizeError, ClientIdError, RedirectUriError
 from oidc_provider.lib.utils.oauth2 import extract_client_auth
 from oidc_provider.lib.utils.token import create_id_token, create_token, encode_id_token
+from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, RSAKey, Token
 
+from apps.idp.claims import ScopeDescriptions
 from apps.idp.library import LIBRARY_INTERNALS
 from tests.idp.oauth import CLIENT_ID, REDIRECT_URI
 
@@ -52,6 +54,20 @@ def test_authorize_endpoint_validates_into_params_client_and_is_authentication(p
         assert endpoint.params[name] == query[name]
     assert endpoint.params["code_challenge_method"] == "S256"
     assert parameters(AuthorizeEndpoint.create_code) == ["self"]
+
+
+def test_authorize_endpoint_loads_its_client_class_and_checks_redirect_uri_with_in():
+    assert AuthorizeEndpoint.client_class is OIDCClient
+    source = inspect.getsource(AuthorizeEndpoint.validate_params)
+    assert "self.client_class.objects.get(client_id=" in source
+    assert 'self.params["redirect_uri"] not in self.client.redirect_uris' in source
+
+
+def test_scope_claims_describe_scopes_by_name_and_description():
+    info = ScopeDescriptions.get_scopes_info(["email", "openid"])
+    assert [(item["scope"], bool(item["name"]), bool(item["description"])) for item in info] == [
+        ("email", True, True)
+    ]
 
 
 def test_authorize_view_builds_its_endpoint_through_authorize_endpoint_class():

@@ -45,6 +45,8 @@ def test_the_outcome_is_ok_or_the_oauth_error(response, outcome):
 
 def test_unknown_paths_and_grant_types_share_one_label(rf):
     assert metrics.endpoint_of("/oidc/token/") == "token"
+    assert metrics.endpoint_of("/oidc/device_authorization") == "device_authorization"
+    assert metrics.endpoint_of("/device") == "device_verification"
     assert metrics.endpoint_of("/some/random/path") == "other"
     request = rf.post("/oidc/token", {"grant_type": "x" * 40})
     assert metrics.grant_type_of(request, "token") == "other"

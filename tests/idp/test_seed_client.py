@@ -33,7 +33,11 @@ def test_seed_client_creates_the_seeds_public_rs256_client(db, client_id_file, s
     assert oidc_client.client_secret == ""
     assert oidc_client.jwt_alg == "RS256"
     assert list(oidc_client.response_type_values()) == ["code"]
-    assert oidc_client.redirect_uris == [settings.RECEIVER_URL]
+    assert oidc_client.redirect_uris == [
+        settings.RECEIVER_URL,
+        "http://127.0.0.1/callback",
+        "http://[::1]/callback",
+    ]
     assert oidc_client.require_consent and not oidc_client.reuse_consent
     assert oidc_client.scope == ["openid", "profile", "email", "offline_access"]
     assert "client_id: demo" in output

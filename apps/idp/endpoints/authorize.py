@@ -45,7 +45,7 @@ from apps.idp.errors import (
     error_page,
 )
 from apps.idp.grants.common import signs_with_empty_key
-from apps.idp.models import Grant
+from apps.idp.models import Grant, LoopbackAwareClient
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,8 @@ def reauthentication_asked_at(query: QueryDict) -> float | None:
 
 class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
     """The library's authorization endpoint plus PKCE S256, scope policy and code binding."""
+
+    client_class = LoopbackAwareClient  # its redirect_uri check: policy.redirect_uri_matches
 
     def __init__(self, request: HttpRequest) -> None:
         self.query = request.POST if request.method == "POST" else request.GET

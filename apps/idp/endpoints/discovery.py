@@ -47,6 +47,7 @@ class ProviderInfoView(library.ProviderInfoView):
             id_token_signing_alg_values_supported=signing_algorithms(),
             token_endpoint_auth_methods_supported=list(CLIENT_AUTH_METHODS),
             revocation_endpoint=settings.SITE_URL + reverse("idp:revoke"),
+            device_authorization_endpoint=settings.SITE_URL + reverse("idp:device-authorization"),
             revocation_endpoint_auth_methods_supported=list(CLIENT_AUTH_METHODS),
             authorization_response_iss_parameter_supported=True,
             # Refused with their OIDC errors at authorize (OIDC Discovery §3).

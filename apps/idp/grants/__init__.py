@@ -9,10 +9,15 @@ is one new module and one line below. `password` is absent: RFC 9700 §2.4 says 
 from collections.abc import Callable
 from types import ModuleType
 
-from apps.idp.grants import authorization_code, client_credentials, refresh_token
+from apps.idp.grants import authorization_code, client_credentials, device_code, refresh_token
 from apps.idp.grants.common import TokenAnswer, TokenRequest
 
-_MODULES: tuple[ModuleType, ...] = (authorization_code, refresh_token, client_credentials)
+_MODULES: tuple[ModuleType, ...] = (
+    authorization_code,
+    refresh_token,
+    client_credentials,
+    device_code,
+)
 
 Handler = Callable[[TokenRequest], TokenAnswer]
 REGISTRY: dict[str, Handler] = {module.GRANT_TYPE: module.handle for module in _MODULES}
