@@ -23,6 +23,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 BACK_CHANNEL_PATH = re.compile(
     r"^/oidc/(?:token|userinfo|revoke|introspect|jwks|\.well-known/openid-configuration)/?$"
     r"|^/(?:healthz|readyz|metrics)$"
+    r"|^/(?:api/profile|\.well-known/oauth-protected-resource)$"  # the receiver's API
 )
 BACK_CHANNEL_MIDDLEWARE = (
     "apps.idp.metrics.count_requests",
