@@ -191,6 +191,8 @@ OIDC_SIGNING_KEYS_TTL_SECONDS = _env_int("OIDC_SIGNING_KEYS_TTL_SECONDS", 10)
 # manage.py purge_expired keeps a revoked grant (and django-axes' sign-in records) this many
 # days, for the replay and reuse detection that names it, then deletes it.
 OIDC_PURGE_REVOKED_AFTER_DAYS = _env_int("OIDC_PURGE_REVOKED_AFTER_DAYS", 7)
+# Introspection answers carry the token's scope: the resource server checks it.
+OIDC_INTROSPECTION_RESPONSE_SCOPE_ENABLE = True
 OIDC_GRANT_TYPE_PASSWORD_ENABLE = False  # RFC 9700 §2.4; apps.idp refuses it regardless
 # Device authorization grant (RFC 8628): how long a device code lives, how often the device
 # may poll at first (seconds), and how many wrong user codes a person may type at /device
@@ -230,6 +232,16 @@ PKCE_CLIENT_ID_FILE = VAR_DIR / "pkce_client_id"
 # --- apps.client (the CLI relying party)
 PKCE_CLIENT_ID = os.environ.get("PKCE_CLIENT_ID", "")  # else the file seed_client writes
 OIDC_CA_BUNDLE = os.environ.get("OIDC_CA_BUNDLE") or str(CERTS_DIR / "ca.pem")
+
+# --- apps.receiver's API: a resource server, a confidential client of the IdP that
+# introspects tokens (RFC 7662). seed_resource_server registers it and writes its secret to
+# the file, which is read when RESOURCE_SERVER_SECRET is unset.
+RESOURCE_SERVER_CLIENT_ID = os.environ.get("RESOURCE_SERVER_CLIENT_ID", "resource-server")
+RESOURCE_SERVER_SECRET = os.environ.get("RESOURCE_SERVER_SECRET", "")
+RESOURCE_SERVER_SECRET_FILE = VAR_DIR / "resource_server_secret"
+# How long an active introspection answer is reused (never past the token's exp): a revoked
+# token keeps working at the API for up to this long.
+RESOURCE_SERVER_CACHE_SECONDS = _env_int("RESOURCE_SERVER_CACHE_SECONDS", 30)
 
 # Audit events go to stdout, or to this file (appended), one JSON line each.
 AUDIT_LOG_FILE = os.environ.get("OIDC_AUDIT_LOG_FILE", "")

@@ -24,6 +24,7 @@ BACK_CHANNEL_PATH = re.compile(
     r"^/oidc/(?:token|userinfo|revoke|introspect|jwks|device_authorization"
     r"|\.well-known/openid-configuration)/?$"
     r"|^/(?:healthz|readyz|metrics)$"
+    r"|^/(?:api/profile|\.well-known/oauth-protected-resource)$"  # the receiver's API
 )
 BACK_CHANNEL_MIDDLEWARE = (
     "apps.idp.metrics.count_requests",

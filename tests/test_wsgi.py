@@ -35,6 +35,16 @@ def test_back_channel_paths_take_the_lean_stack(path):
     assert wsgi.BACK_CHANNEL_PATH.match(path)
 
 
+RECEIVER_BACK_CHANNEL = ("/api/profile", "/.well-known/oauth-protected-resource")
+
+
+@pytest.mark.parametrize("path", RECEIVER_BACK_CHANNEL)
+def test_the_receiver_api_takes_the_lean_stack_and_needs_no_csrf_check(path, rf, settings):
+    assert wsgi.BACK_CHANNEL_PATH.match(path)
+    view = resolve(path, urlconf=settings.RECEIVER_URLCONF).func
+    assert getattr(view, "csrf_exempt", False) or view(rf.post(path)).status_code == 405
+
+
 @pytest.mark.parametrize("path", PAGES)
 def test_pages_take_the_whole_stack(path):
     assert not wsgi.BACK_CHANNEL_PATH.match(path)

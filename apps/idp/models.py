@@ -158,3 +158,23 @@ class WrongUserCode(models.Model):
 
     def __str__(self) -> str:
         return f"wrong user code by {self.user_id} at {self.at}"
+
+
+class DPoPProofUse(models.Model):
+    """A DPoP proof already presented (RFC 9449 §11.1): its key's thumbprint and its jti.
+
+    The unique pair makes a replay fail at INSERT, on whichever instance it arrives
+    (apps/idp/dpop_replay.py). A row is needed only until `expires_at`, after which the
+    proof's `iat` is outside the accepted window anyway.
+    """
+
+    jkt = models.CharField(max_length=43)  # base64url SHA-256 (RFC 7638)
+    jti = models.CharField(max_length=200)  # apps.idp.dpop.MAX_JTI_LENGTH
+    expires_at = models.DateTimeField(db_index=True)  # purged by this
+
+    class Meta:
+        verbose_name = "DPoP proof use"
+        constraints = [models.UniqueConstraint(fields=["jkt", "jti"], name="one_dpop_proof_use")]
+
+    def __str__(self) -> str:
+        return f"DPoP proof {self.jti} of key {self.jkt}"

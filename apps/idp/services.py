@@ -118,6 +118,43 @@ def seed_public_client(
     return oidc_client
 
 
+RESOURCE_SERVER_NAME = "Receiver API (resource server)"
+INTROSPECTION_SCOPE = "token_introspection"  # the library's scope for RFC 7662 callers
+
+
+@transaction.atomic
+def seed_resource_server(
+    client_id: str, *, secret: str, audiences: tuple[str, ...], name: str = RESOURCE_SERVER_NAME
+) -> OIDCClient:
+    """Create or update the confidential client the receiver's API introspects tokens as.
+
+    The library answers it only about tokens whose ID token's `aud` (the client the token
+    was issued to) is in its scope, beside `token_introspection`: `audiences` are those
+    client ids. It has no redirect URI and no response type: it never signs anyone in.
+    """
+    if not secret:
+        raise SeedError("a resource server needs a client secret")
+    oidc_client, _ = OIDCClient.objects.update_or_create(
+        client_id=client_id,
+        defaults={
+            "name": name,
+            "client_type": "confidential",
+            "client_secret": secret,
+            "jwt_alg": "RS256",
+            "_redirect_uris": "",
+            "_scope": " ".join((INTROSPECTION_SCOPE, *audiences)),
+            "require_consent": True,
+            "reuse_consent": False,
+        },
+    )
+    oidc_client.response_types.clear()
+    return oidc_client
+
+
+def new_client_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
 def new_signing_key_pem(alg: str) -> str:
     """A fresh private key for `alg`, PEM as its table holds it: the one place keys are made.
 

@@ -18,6 +18,7 @@ def demo_files(settings, tmp_path, monkeypatch):
     settings.CERTS_DIR = tmp_path / "certs"
     settings.VAR_DIR = tmp_path / "var"
     settings.PKCE_CLIENT_ID_FILE = tmp_path / "var" / "pkce_client_id"
+    settings.RESOURCE_SERVER_SECRET_FILE = tmp_path / "var" / "resource_server_secret"
     hosts_file = tmp_path / "hosts"
     hosts_file.write_text("127.0.0.1 localhost\n")
     monkeypatch.setattr(hosts, "HOSTS_FILE", hosts_file)
@@ -64,7 +65,7 @@ def test_prepare_demo_twice_changes_nothing(db, demo_files, names_resolve):
     prepare()
     assert (demo_files / "certs" / "ca.pem").read_bytes() == ca
     assert (demo_files / "var" / "pkce_client_id").read_text() == client_id
-    assert OIDCClient.objects.count() == 1
+    assert OIDCClient.objects.count() == 2  # the public client and the resource server
     assert RSAKey.objects.count() == 1
     assert get_user_model().objects.count() == 1
 
@@ -154,3 +155,20 @@ def test_prepare_demo_leaves_the_hosts_file_alone_when_the_names_are_local(
     output = prepare()
     assert Path(hosts.HOSTS_FILE).read_text() == "127.0.0.1 localhost\n"
     assert "Added to" not in output
+
+
+def test_prepare_demo_seeds_the_resource_server_with_a_private_secret(
+    db, demo_files, names_resolve, settings
+):
+    prepare()
+    secret_file = demo_files / "var" / "resource_server_secret"
+    client_id = (demo_files / "var" / "pkce_client_id").read_text().strip()
+    resource_server = OIDCClient.objects.get(client_id=settings.RESOURCE_SERVER_CLIENT_ID)
+    assert resource_server.client_type == "confidential"
+    assert resource_server.client_secret == secret_file.read_text().strip()
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    assert client_id in resource_server.scope  # it may introspect the seed client's tokens
+    prepare()
+    assert (
+        OIDCClient.objects.get(pk=resource_server.pk).client_secret == resource_server.client_secret
+    )

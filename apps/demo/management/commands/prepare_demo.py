@@ -27,6 +27,7 @@ class Command(BaseCommand):
         idp_services.ensure_signing_keys()
         user = self._demo_user()
         call_command("seed_client", stdout=self.stdout)
+        call_command("seed_resource_server", stdout=self.stdout)
         client_id = settings.PKCE_CLIENT_ID_FILE.read_text().strip()
         self._next_steps(user, client_id, ca_path)
 
