@@ -1,7 +1,7 @@
 """/account/grants/: a person sees the applications they allowed and can take access back."""
 
 import pytest
-from django.test import Client as TestClient
+from django.test import Client as DjangoClient
 
 from apps.idp import policy, services
 from apps.idp.models import Grant
@@ -52,7 +52,7 @@ def test_a_person_sees_only_their_own_grants(origins, https, seed_client, end_us
 def test_revoking_stops_the_refresh_token_at_once(origins, https, seed_client, end_user, idp):
     tokens = signed_in_grant(origins, https, seed_client, end_user.username)
     grant = Grant.objects.get(family=policy.refresh_token_family(tokens["refresh_token"]))
-    browser = TestClient(enforce_csrf_checks=True)
+    browser = DjangoClient(enforce_csrf_checks=True)
     browser.force_login(end_user)
     without_csrf = browser.post(f"/account/grants/{grant.pk}/revoke", **idp)
     assert without_csrf.status_code == 403
@@ -75,7 +75,7 @@ def test_another_persons_grant_cannot_be_revoked(origins, https, seed_client, en
     tokens = signed_in_grant(origins, https, seed_client, end_user.username)
     grant = Grant.objects.get(family=policy.refresh_token_family(tokens["refresh_token"]))
     mallory = type(end_user).objects.create_user(username="mallory", password="x" * 20)
-    browser = TestClient()
+    browser = DjangoClient()
     browser.force_login(mallory)
     answer = browser.post(f"/account/grants/{grant.pk}/revoke", follow=True, **idp)
     assert "not one of yours" in answer.text

@@ -2,7 +2,7 @@
 
 import pytest
 from django.db import OperationalError
-from django.test import Client as TestClient
+from django.test import Client as DjangoClient
 
 from tests.idp.oauth import FormClient
 
@@ -34,12 +34,12 @@ def test_the_token_endpoint_answers_temporarily_unavailable(idp, database_down):
 
 
 def test_a_page_says_so_in_words(idp, database_down):
-    client = TestClient(raise_request_exception=False)
+    client = DjangoClient(raise_request_exception=False)
     answer = client.post("/accounts/login/", {"username": "alice", "password": "pw"}, **idp)
     assert answer.status_code == 503 and answer["Retry-After"] == "5"
     assert "Temporarily unavailable" in answer.text and "Traceback" not in answer.text
 
 
 def test_readyz_fails_while_the_database_is_down(idp, database_down):
-    answer = TestClient(raise_request_exception=False).get("/readyz", **idp)
+    answer = DjangoClient(raise_request_exception=False).get("/readyz", **idp)
     assert answer.status_code == 503

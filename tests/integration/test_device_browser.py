@@ -3,13 +3,9 @@
 import pytest
 
 from tests.conftest import END_USER_PASSWORD
-from tests.integration import test_browser_flow, test_device_flow
+from tests.integration import test_device_flow
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-# Chromium trusting the test CA, and a fresh page in it: the browser flow's fixtures.
-chromium_home = test_browser_flow.chromium_home
-page = test_browser_flow.page
 
 
 def test_a_person_enters_the_code_consents_and_the_device_gets_tokens(

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ from apps.idp import policy, services
 from apps.idp.models import Grant, IssuedToken
 from tests import flows
 from tests import instances as granian
-from tests.conftest import END_USER_PASSWORD
+from tests.conftest import END_USER_PASSWORD, Origins
+from tests.integration.test_client_command import Person, run_client
 from tests.ports import free_port
 
 pytestmark = granian.ON_POSTGRESQL
@@ -176,3 +178,24 @@ def test_a_worker_killed_under_load_is_replaced_and_no_family_forks(server, toke
     assert len(worker_pids(server.process)) == 2
     for chain in chains:
         assert live_tokens_of(chain["refresh_token"]) == 1  # every grant alive, none forked
+
+
+def test_pkce_client_rides_out_a_postgresql_outage(server, end_user, monkeypatch):
+    """The real client, refreshing every half second, while the database is away for 3 s."""
+    services.seed_public_client("test-cli", redirect_uri=REDIRECT_URI)
+    origins = Origins(idp_url=server.url, receiver_url=REDIRECT_URI, ca_file=server.http.verify)
+    outage = threading.Timer(2.0, server.database.cut)
+    back = threading.Timer(5.0, server.database.restore)
+    person = Person(StringIO(), origins)
+    outage.start()
+    back.start()
+    try:
+        out, err = run_client(
+            origins, monkeypatch, "--interval", "0.5", "--max-refreshes", "12", person=person
+        )
+    finally:
+        outage.cancel()
+        back.cancel()
+    assert "refresh 12:" in out  # every refresh done, the outage ridden out
+    assert "retry" in err and "503" in err  # said, a line per retry
+    assert "revoked at" in out
