@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.urls import reverse
 from oidc_provider.models import Client as OIDCClient
 
-from apps.idp import policy
+from apps.idp import policy, rfc8628
 from apps.idp.claims import ScopeDescriptions
 from apps.idp.errors import InvalidScope, UnauthorizedClient
 from apps.idp.models import DeviceAuthorization, Grant, WrongUserCode
@@ -47,7 +47,7 @@ def start(client: OIDCClient, requested_scope: list[str], now: datetime) -> Star
     scope = policy.grantable_scopes(requested_scope or ["openid"], client.scope)
     if not scope:
         raise InvalidScope("No scope this client may get.")
-    device_code = policy.new_device_code()
+    device_code = rfc8628.new_device_code()
     user_code = unused_user_code(now)
     expires_in = settings.OIDC_DEVICE_CODE_EXPIRE
     interval = settings.OIDC_DEVICE_POLL_INTERVAL
@@ -60,14 +60,14 @@ def start(client: OIDCClient, requested_scope: list[str], now: datetime) -> Star
         expires_at=now + timedelta(seconds=expires_in),
         interval=interval,
     )
-    return Started(device_code, policy.display_user_code(user_code), expires_in, interval)
+    return Started(device_code, rfc8628.display_user_code(user_code), expires_in, interval)
 
 
 def unused_user_code(now: datetime) -> str:
     """A user code no live authorization has; an expired holder of the same code is dropped
     (the column is unique: a code names one authorization)."""
     while True:
-        code = policy.new_user_code()
+        code = rfc8628.new_user_code()
         DeviceAuthorization.objects.filter(user_code=code, expires_at__lte=now).delete()
         if not DeviceAuthorization.objects.filter(user_code=code).exists():
             return code
@@ -83,7 +83,7 @@ def wrong_codes_recently(user: AbstractBaseUser, now: datetime) -> int:
 
 def is_locked_out(user: AbstractBaseUser, now: datetime) -> bool:
     limit = settings.OIDC_DEVICE_USER_CODE_FAILURE_LIMIT
-    return policy.too_many_wrong_user_codes(wrong_codes_recently(user, now), limit)
+    return rfc8628.too_many_wrong_user_codes(wrong_codes_recently(user, now), limit)
 
 
 def record_wrong_code(user: AbstractBaseUser, now: datetime) -> None:
@@ -92,7 +92,7 @@ def record_wrong_code(user: AbstractBaseUser, now: datetime) -> None:
 
 def pending_for(typed: str, now: datetime, *, lock: bool = False) -> DeviceAuthorization | None:
     """The live, unanswered authorization a typed user code names, or None."""
-    code = policy.normalize_user_code(typed)
+    code = rfc8628.normalize_user_code(typed)
     if code is None:
         return None
     rows = DeviceAuthorization.objects.select_related("client")

@@ -9,7 +9,6 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 # What this IdP releases: `openid`, the scopes `apps.idp.claims` fills in, and
@@ -131,41 +130,6 @@ def same_endpoint(url: str, redirect_uri: str) -> bool:
     )
 
 
-_ERROR_CODE = re.compile(r"error=([a-z_]+)")
-
-
-def authorization_response(
-    location: str, redirect_uri: str, issuer: str, state: str, description: str | None
-) -> str:
-    """Rebuild a redirect to the client so that it carries `iss` (RFC 9207 §2).
-
-    Success redirects keep their parameters. Error redirects are rebuilt from the error code
-    alone: the library pastes `state` into them unencoded, which would let a crafted `state`
-    add parameters (an `iss` of its choosing, say).
-    """
-    parts = urlsplit(location)
-    use_fragment = "error=" in parts.fragment or "code=" in parts.fragment
-    carrier = parts.fragment if use_fragment else parts.query
-    error = _ERROR_CODE.match(carrier[carrier.find("error=") :]) if "error=" in carrier else None
-    if error:
-        base = urlsplit(redirect_uri)
-        params = parse_qsl(base.query, keep_blank_values=True)
-        response = [("error", error.group(1))]
-        if description:
-            response.append(("error_description", description))
-        if state:
-            response.append(("state", state))
-        response.append(("iss", issuer))
-        if use_fragment:
-            return urlunsplit(base._replace(fragment=urlencode(response)))
-        return urlunsplit(base._replace(query=urlencode(params + response)))
-    params = [(k, v) for k, v in parse_qsl(carrier, keep_blank_values=True) if k != "iss"]
-    params.append(("iss", issuer))
-    if use_fragment:
-        return urlunsplit(parts._replace(fragment=urlencode(params)))
-    return urlunsplit(parts._replace(query=urlencode(params)))
-
-
 def audiences(claims: dict) -> list[str]:
     """An ID token's `aud` as a list: a string or a list of strings (OIDC Core §2)."""
     audience = claims.get("aud")
@@ -285,44 +249,3 @@ def redirect_uri_matches(requested: str, registered: str, *, loopback_any_port: 
 
 
 # --- the device authorization grant (RFC 8628)
-
-# RFC 8628 §6.1: consonants only (no vowels, so no words), upper case, no look-alike digits.
-USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
-USER_CODE_LENGTH = 8  # 20^8, about 2^34.6: with §5.1's throttling, guessing one is hopeless
-SLOW_DOWN_SECONDS = 5  # RFC 8628 §3.5: each slow_down adds 5 s to the interval
-
-
-def new_device_code() -> str:
-    return secrets.token_urlsafe(32)  # 256 bits; only its SHA-256 hash is stored
-
-
-def new_user_code() -> str:
-    """Eight letters of USER_CODE_ALPHABET, stored without the dash (see `display_user_code`)."""
-    return "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH))
-
-
-def display_user_code(code: str) -> str:
-    """`WDJBMJHT` as people read it: `WDJB-MJHT`."""
-    half = len(code) // 2
-    return f"{code[:half]}-{code[half:]}"
-
-
-def normalize_user_code(typed: str) -> str | None:
-    """What a person typed, as stored: upper case, dashes and spaces dropped (RFC 8628 §6.1);
-    None if it cannot be a user code (then it is never looked up)."""
-    code = "".join(char for char in typed if char not in "- \t").upper()
-    if len(code) != USER_CODE_LENGTH or any(char not in USER_CODE_ALPHABET for char in code):
-        return None
-    return code
-
-
-def polled_too_fast(last_polled_at: datetime | None, now: datetime, interval_seconds: int) -> bool:
-    """RFC 8628 §3.5: a poll sooner than `interval` after the previous one earns slow_down."""
-    if last_polled_at is None:
-        return False
-    return (now - last_polled_at).total_seconds() < interval_seconds
-
-
-def too_many_wrong_user_codes(wrong_recently: int, limit: int) -> bool:
-    """RFC 8628 §5.1: after `limit` wrong codes in the window, a person may try no more."""
-    return wrong_recently >= limit

@@ -14,9 +14,8 @@ from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.idp import account, audit, policy, sign_in_lockout
+from apps.idp import account, audit, reauthentication, rfc8628, sign_in_lockout
 from apps.idp import device as device_grants
-from apps.idp.endpoints import authorize
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)
-        authorize.record_sign_in(self.request)
+        reauthentication.record_sign_in(self.request)
         # This browser may now sign in to this account despite a neighbour's failures.
         sign_in_lockout.remember_device(response, form.get_user().get_username())
         return response
@@ -150,7 +149,7 @@ def device(request: HttpRequest) -> HttpResponse:
         context = {
             "client": authorization.client,
             "scopes": device_grants.scopes_shown(authorization),
-            "user_code": policy.display_user_code(authorization.user_code),
+            "user_code": rfc8628.display_user_code(authorization.user_code),
         }
         return render(request, "idp/device_consent.html", context)
     done = DEVICE_ALLOWED if decision == "allow" else DEVICE_DENIED

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from oidc_provider.models import Token
 
-from apps.idp import policy, services
+from apps.idp import policy, rfc8628, services
 from apps.idp.models import DeviceAuthorization, Grant, IssuedToken, WrongUserCode
 from tests.idp.oauth import CLIENT_ID, oauth_error, refresh, token
 
@@ -20,42 +20,42 @@ ISSUER = "https://idp.local:8443/oidc"
 
 
 def test_user_codes_use_rfc_8628_alphabet_and_eight_characters():
-    codes = {policy.new_user_code() for _ in range(200)}
+    codes = {rfc8628.new_user_code() for _ in range(200)}
     assert len(codes) == 200
     for code in codes:
         assert re.fullmatch("[BCDFGHJKLMNPQRSTVWXZ]{8}", code)
-    assert policy.display_user_code("WDJBMJHT") == "WDJB-MJHT"
+    assert rfc8628.display_user_code("WDJBMJHT") == "WDJB-MJHT"
 
 
 @pytest.mark.parametrize(
     "typed", ["WDJB-MJHT", "wdjb-mjht", " wdjb mjht ", "WDJBMJHT", "Wd-Jb-MjHt"]
 )
 def test_typed_user_codes_ignore_case_dashes_and_spaces(typed):
-    assert policy.normalize_user_code(typed) == "WDJBMJHT"
+    assert rfc8628.normalize_user_code(typed) == "WDJBMJHT"
 
 
 @pytest.mark.parametrize(
     "typed", ["", "WDJB-MJH", "WDJB-MJHTX", "AEIO-UBCD", "WDJB-MJH1", "WDJB_MJHT"]
 )
 def test_what_cannot_be_a_user_code_is_refused(typed):
-    assert policy.normalize_user_code(typed) is None
+    assert rfc8628.normalize_user_code(typed) is None
 
 
 def test_device_codes_are_long_and_random():
-    first, second = policy.new_device_code(), policy.new_device_code()
+    first, second = rfc8628.new_device_code(), rfc8628.new_device_code()
     assert first != second and len(first) >= 43 and policy.is_opaque_value(first)
 
 
 def test_polling_before_the_interval_is_too_fast():
     now = datetime.datetime(2026, 12, 1, 12, 0, 0)
-    assert not policy.polled_too_fast(None, now, 5)
-    assert policy.polled_too_fast(now - datetime.timedelta(seconds=4.9), now, 5)
-    assert not policy.polled_too_fast(now - datetime.timedelta(seconds=5), now, 5)
+    assert not rfc8628.polled_too_fast(None, now, 5)
+    assert rfc8628.polled_too_fast(now - datetime.timedelta(seconds=4.9), now, 5)
+    assert not rfc8628.polled_too_fast(now - datetime.timedelta(seconds=5), now, 5)
 
 
 def test_wrong_user_codes_lock_out_at_the_limit():
-    assert not policy.too_many_wrong_user_codes(4, 5)
-    assert policy.too_many_wrong_user_codes(5, 5)
+    assert not rfc8628.too_many_wrong_user_codes(4, 5)
+    assert rfc8628.too_many_wrong_user_codes(5, 5)
 
 
 # --- the device authorization endpoint

@@ -41,15 +41,13 @@ def test_openid_is_always_allowed_and_unsupported_admin_scopes_are_not():
     assert policy.allowed_scopes(["email", "phone"]) == {"openid", "email"}
 
 
-def rebuilt_query(location: str, registered: str, state: str) -> dict[str, list[str]]:
-    """The query of the redirect authorization_response rebuilds (no error description)."""
-    rebuilt = policy.authorization_response(location, registered, ISSUER, state, None)
-    return parse_qs(urlsplit(rebuilt).query)
+def query_of(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query)
 
 
 def test_success_redirect_gets_iss():
     location = f"{REDIRECT_URI}?code=abc&state=xyz"
-    assert rebuilt_query(location, REDIRECT_URI, "xyz") == {
+    assert query_of(policy.authorization_success_redirect(location, ISSUER)) == {
         "code": ["abc"],
         "state": ["xyz"],
         "iss": [ISSUER],
@@ -58,10 +56,10 @@ def test_success_redirect_gets_iss():
 
 def test_error_redirect_is_rebuilt_so_state_cannot_inject_parameters():
     state = "s&iss=https://evil.test&code=stolen"
-    location = f"{REDIRECT_URI}?error=access_denied&error_description=No&state={state}"
-    rebuilt = policy.authorization_response(location, REDIRECT_URI, ISSUER, state, "No")
-    params = parse_qs(urlsplit(rebuilt).query)
-    assert params == {
+    rebuilt = policy.authorization_error_redirect(
+        REDIRECT_URI, ISSUER, "access_denied", "No", state
+    )
+    assert query_of(rebuilt) == {
         "error": ["access_denied"],
         "error_description": ["No"],
         "state": [state],
@@ -71,8 +69,8 @@ def test_error_redirect_is_rebuilt_so_state_cannot_inject_parameters():
 
 def test_redirect_uri_query_is_kept_on_errors():
     registered = "https://mysrv.local:8444/cb?tenant=1"
-    location = f"{registered}?error=invalid_request&error_description=x"
-    assert rebuilt_query(location, registered, "") == {
+    rebuilt = policy.authorization_error_redirect(registered, ISSUER, "invalid_request", None, "")
+    assert query_of(rebuilt) == {
         "tenant": ["1"],
         "error": ["invalid_request"],
         "iss": [ISSUER],

@@ -18,7 +18,6 @@ from email.header import decode_header, make_header
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.core import signing
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +28,7 @@ from oidc_provider.lib.endpoints.authorize import AuthorizeEndpoint
 from oidc_provider.lib.errors import AuthorizeError, ClientIdError, RedirectUriError
 from oidc_provider.models import Code
 
-from apps.idp import audit, policy
+from apps.idp import audit, policy, reauthentication
 from apps.idp.endpoints import repeated_param
 from apps.idp.errors import (
     AccountSelectionRequired,
@@ -50,13 +49,6 @@ from apps.idp.models import Grant, LoopbackAwareClient
 logger = logging.getLogger(__name__)
 
 GRANT_TYPE = "authorization_code"  # what the library's AuthorizeError is told
-# When this session last signed in with credentials (set by the login view), epoch seconds.
-AUTH_TIME_SESSION_KEY = "idp_auth_time"
-# Our own parameter on the authorization URL the login page returns to: a signed timestamp
-# of when this IdP asked for a new sign-in. A sign-in after it satisfies prompt=login/max_age.
-REAUTHENTICATION_MARKER = "idp_reauth"
-REAUTHENTICATION_SALT = "apps.idp.authorize.reauthenticate"
-REAUTHENTICATION_WINDOW_SECONDS = 600  # how long the person has to sign in again
 # The parameters whose errors cannot go back to the client (RFC 6749 §4.1.2.1): a page.
 UNREDIRECTABLE = ("client_id", "redirect_uri")
 
@@ -75,36 +67,6 @@ class SignInRequired(Exception):
     def __init__(self, fresh: bool) -> None:
         super().__init__("sign-in required")
         self.fresh = fresh  # a sign-in from before this request does not count
-
-
-def auth_time_of(request: HttpRequest) -> float | None:
-    """When this session's person last gave credentials: the login view's record, else
-    last_login (what the ID token's auth_time says)."""
-    recorded = request.session.get(AUTH_TIME_SESSION_KEY)
-    if isinstance(recorded, int | float):
-        return float(recorded)
-    user = request.user
-    moment = user.last_login or user.date_joined
-    return moment.timestamp() if moment else None
-
-
-def record_sign_in(request: HttpRequest) -> None:
-    """Called by the login view once credentials were checked."""
-    request.session[AUTH_TIME_SESSION_KEY] = time.time()
-
-
-def reauthentication_asked_at(query: QueryDict) -> float | None:
-    """The moment in a valid marker of ours, None if there is none (or it is forged, stale)."""
-    value = query.get(REAUTHENTICATION_MARKER, "")
-    if not value:
-        return None
-    try:
-        asked_at = signing.loads(
-            value, salt=REAUTHENTICATION_SALT, max_age=REAUTHENTICATION_WINDOW_SECONDS
-        )
-    except signing.BadSignature:
-        return None
-    return float(asked_at) if isinstance(asked_at, int | float) else None
 
 
 class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
@@ -209,10 +171,12 @@ class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
                 raise SignInRequired(fresh=wants_fresh)
             return  # the library answers login_required
         now = time.time()
-        if not policy.must_reauthenticate(prompt, max_age, auth_time_of(self.request), now):
+        if not policy.must_reauthenticate(
+            prompt, max_age, reauthentication.auth_time_of(self.request), now
+        ):
             return
-        asked_at = reauthentication_asked_at(self.query)
-        signed_in_at = self.request.session.get(AUTH_TIME_SESSION_KEY)
+        asked_at = reauthentication.asked_at(self.query)
+        signed_in_at = self.request.session.get(reauthentication.AUTH_TIME_SESSION_KEY)
         if asked_at is not None and isinstance(signed_in_at, int | float):
             if signed_in_at >= asked_at:
                 return  # signed in again since this IdP asked
@@ -286,7 +250,7 @@ class _AuthorizationView(library.AuthorizeView):
         for name in ("csrfmiddlewaretoken", "allow"):
             back.pop(name, None)
         if fresh:
-            back[REAUTHENTICATION_MARKER] = signing.dumps(time.time(), salt=REAUTHENTICATION_SALT)
+            back[reauthentication.MARKER] = reauthentication.new_marker()
         response = redirect_to_login(f"{reverse('idp:authorize')}?{back.urlencode()}")
         if fresh:
             response["Location"] += "&reauthenticate=1"

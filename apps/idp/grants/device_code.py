@@ -12,7 +12,7 @@ from functools import partial
 
 from oidc_provider.lib.utils.token import create_token
 
-from apps.idp import policy
+from apps.idp import policy, rfc8628
 from apps.idp.errors import (
     AccessDenied,
     AuthorizationPending,
@@ -92,8 +92,8 @@ def handle(request: TokenRequest) -> TokenAnswer:
 def refuse_pending(request: TokenRequest, authorization: DeviceAuthorization) -> None:
     """No answer yet: authorization_pending, or slow_down for a poll before the interval."""
     interval = authorization.interval
-    if policy.polled_too_fast(authorization.last_polled_at, request.now, interval):
-        interval += policy.SLOW_DOWN_SECONDS
+    if rfc8628.polled_too_fast(authorization.last_polled_at, request.now, interval):
+        interval += rfc8628.SLOW_DOWN_SECONDS
         record = partial(record_poll, authorization.pk, request.now, interval)
         raise SlowDown(f"Poll at most every {interval} seconds.", consequence=record)
     record = partial(record_poll, authorization.pk, request.now, interval)
