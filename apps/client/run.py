@@ -1,15 +1,20 @@
 """One run of the client: sign in, show who signed in, refresh until stopped, revoke, sum up."""
 
+import dataclasses
+import webbrowser
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import requests
 
 from apps.client import oidc, schedule
 from apps.client.errors import ClientAbort
+from apps.client.loopback import DEFAULT_TIMEOUT_SECONDS, LoopbackReceiver, LoopbackSignIn
 from apps.client.refresh_loop import RefreshLoop, RetryDelays
 from apps.client.session import ClientSession, Clock
 from apps.client.signals import signals_stop_the_client, stop_reason
-from apps.client.signin import PasteSignIn, ReadLine, sign_in
+from apps.client.signin import PasteSignIn, ReadLine, SignInMethod, sign_in
 from apps.client.terminal import Terminal
 
 
@@ -24,6 +29,8 @@ class RunSettings:
     max_refreshes: int | None  # None: until stopped
     code: str | None = None  # the pasted answer given up front
     open_browser: bool = False
+    method: str = "paste"  # "paste", "loopback" or "device"
+    timeout: float = DEFAULT_TIMEOUT_SECONDS  # how long loopback waits for the browser
 
 
 def run(
@@ -33,21 +40,43 @@ def run(
     read_line: ReadLine,
     clock: Clock,
     retry_delays: RetryDelays,
+    open_url: Callable[[str], bool] = webbrowser.open,
 ) -> None:
     """The whole run; ends with ClientAbort when the shell should see a failure."""
     started = clock.monotonic()
-    method = PasteSignIn(
-        terminal,
-        read_line,
-        code=settings.code,
-        open_browser=settings.open_browser,
-        now=clock.now,
-    )
-    with requests.Session() as http, signals_stop_the_client():
+    rp = settings.rp
+    with ExitStack() as stack:
+        http = stack.enter_context(requests.Session())
+        stack.enter_context(signals_stop_the_client())
         # Ours, not the environment's: REQUESTS_CA_BUNDLE would override `verify`.
         http.trust_env = False
         http.verify = settings.ca_file
-        session = sign_in(http, settings.issuer, settings.rp, method, terminal, now=clock.now)
+        method: SignInMethod
+        if settings.method == "loopback":
+            receiver = LoopbackReceiver()  # bound now: the redirect URI needs its port
+            rp = dataclasses.replace(rp, redirect_uri=receiver.redirect_uri)
+            method = LoopbackSignIn(
+                terminal,
+                receiver,
+                open_browser=settings.open_browser,
+                timeout=settings.timeout,
+                open_url=open_url,
+                now=clock.now,
+                monotonic=clock.monotonic,
+            )
+        else:
+            method = PasteSignIn(
+                terminal,
+                read_line,
+                code=settings.code,
+                open_browser=settings.open_browser,
+                open_url=open_url,
+                now=clock.now,
+            )
+        with ExitStack() as listening:  # loopback: stop listening once signed in
+            if settings.method == "loopback":
+                listening.enter_context(receiver)
+            session = sign_in(http, settings.issuer, rp, method, terminal, now=clock.now)
         loop = RefreshLoop(http, session, terminal, clock=clock, retry_delays=retry_delays)
         stay_signed_in(http, session, loop, terminal, settings=settings, started=started)
 

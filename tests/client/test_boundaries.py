@@ -27,6 +27,7 @@ PURE_MODULES = (
     "run.py",
     "terminal.py",
     "signals.py",
+    "loopback.py",
 )
 DJANGO_EDGES = ("apps.py", "pkce_client.py")
 

@@ -8,6 +8,7 @@ import dataclasses
 import re
 import signal
 import socket
+import threading
 from io import StringIO
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -438,3 +439,79 @@ def test_issuer_must_equal_the_discovered_one(origins):
 def test_bad_flag_values_are_refused(flag, value):
     with pytest.raises(CommandError, match=flag.lstrip("-")):
         call_command("pkce_client", flag, value, stdout=StringIO())
+
+
+class LoopbackBrowser:
+    """The browser `--loopback` opens: signs in, consents, and follows the IdP's redirect
+    to the command's own 127.0.0.1 receiver (in a thread, as a browser runs beside it)."""
+
+    def __init__(self, origins) -> None:
+        self.origins = origins
+        self.refused_by_idp = ""
+        self.pages: list[int] = []
+        self.thread: threading.Thread | None = None
+
+    def __call__(self, url: str) -> bool:
+        self.thread = threading.Thread(target=self.browse, args=(url,), daemon=True)
+        self.thread.start()
+        return True
+
+    def browse(self, url: str) -> None:
+        params = dict(parse_qsl(urlsplit(url).query))
+        with requests.Session() as http:
+            http.trust_env = False
+            http.verify = self.origins.ca_file
+            flows.log_in(http, self.origins.idp_url, "alice", END_USER_PASSWORD)
+            page = http.get(url, allow_redirects=False, timeout=10)
+            if page.status_code not in (301, 302) and 'name="allow"' not in page.text:
+                self.refused_by_idp = f"HTTP {page.status_code}"
+                answer = {
+                    "error": "invalid_request",
+                    "state": params["state"],
+                    "iss": self.origins.issuer,
+                }
+            else:
+                answer = flows.consent(http, self.origins.idp_url, params)
+            back = http.get(params["redirect_uri"], params=answer, timeout=10)
+            self.pages.append(back.status_code)
+
+
+def test_loopback_signs_in_without_a_paste(
+    origins, seed_client, end_user, monkeypatch, quick, revoked
+):
+    seed_client.redirect_uris = [origins.receiver_url, "http://127.0.0.1/callback"]
+    seed_client.save()
+    browser = LoopbackBrowser(origins)
+    monkeypatch.setattr(Command, "open_url", staticmethod(browser))
+    stdout, stderr = StringIO(), StringIO()
+    try:
+        call_command(
+            "pkce_client",
+            *flows.client_flags(origins),
+            "--loopback",
+            "--timeout",
+            "30",
+            "--max-refreshes",
+            "1",
+            "--interval",
+            "0.01",
+            stdout=stdout,
+            stderr=stderr,
+        )
+    except CommandError:
+        if browser.refused_by_idp:
+            pytest.skip(
+                f"the IdP refuses the loopback redirect URI ({browser.refused_by_idp}): "
+                "loopback matching (RFC 8252 §7.3) is not merged yet"
+            )
+        raise
+    finally:
+        if browser.thread:
+            browser.thread.join(10)
+    out = stdout.getvalue()
+    assert re.search(r"Redirect URI  http://127\.0\.0\.1:\d+/callback", out)
+    assert re.search(r"received \(state (and iss )?checked\)", out)
+    assert "ID token valid" in out and "refresh 1:" in out
+    assert browser.pages == [200]
+    assert "Authorization code: " not in out  # nothing to paste
+    assert_revoked_or_noted(out, origins, revoked)

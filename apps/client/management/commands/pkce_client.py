@@ -6,6 +6,7 @@ The edge: flags and settings in, a Terminal over the command's streams, then app
 import argparse
 import sys
 import time
+import webbrowser
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.client import oidc, schedule
 from apps.client.errors import ClientAbort
+from apps.client.loopback import DEFAULT_TIMEOUT_SECONDS
 from apps.client.run import RunSettings, run
 from apps.client.session import Clock
 from apps.client.terminal import Terminal
@@ -48,6 +50,7 @@ class Command(BaseCommand):
     sleep: Callable[[float], None] = staticmethod(time.sleep)
     retry_delays: Callable[[], Iterator[float]] = staticmethod(schedule.retry_delays)
     read_line: Callable[[], str] = staticmethod(_stdin_line)
+    open_url: Callable[[str], bool] = staticmethod(webbrowser.open)
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -94,6 +97,24 @@ class Command(BaseCommand):
             dest="open_browser",
             help="Open the authorization URL in the system's browser.",
         )
+        methods = parser.add_mutually_exclusive_group()
+        methods.add_argument(
+            "--loopback",
+            action="store_true",
+            help="Sign in through the browser, which hands the code back to this command on "
+            "http://127.0.0.1:<a free port>/callback (RFC 8252): nothing to paste.",
+        )
+        parser.add_argument(
+            "--no-browser",
+            action="store_true",
+            help="With --loopback: print the URL only, open no browser.",
+        )
+        parser.add_argument(
+            "--timeout",
+            type=_positive_seconds,
+            default=DEFAULT_TIMEOUT_SECONDS,
+            help="With --loopback: seconds to wait for the browser (default: %(default)g).",
+        )
 
     def handle(self, *args, **options):
         run_settings = RunSettings(
@@ -107,7 +128,9 @@ class Command(BaseCommand):
             interval=options["interval"],
             max_refreshes=options["max_refreshes"],
             code=options["code"],
-            open_browser=options["open_browser"],
+            open_browser=self.open_browser(options),
+            method="loopback" if options["loopback"] else "paste",
+            timeout=options["timeout"],
         )
         terminal = Terminal(
             self.stdout, self.stderr, success=self.style.SUCCESS, warning=self.style.WARNING
@@ -119,9 +142,15 @@ class Command(BaseCommand):
                 read_line=self.read_line,
                 clock=Clock(sleep=self.sleep),
                 retry_delays=self.retry_delays,
+                open_url=self.open_url,
             )
         except ClientAbort as abort:
             raise CommandError(str(abort), returncode=abort.returncode) from abort
+
+    def open_browser(self, options: dict) -> bool:
+        if options["loopback"]:
+            return not options["no_browser"]  # the browser is the way back: open it by default
+        return options["open_browser"]
 
     def client_id(self, given: str | None) -> str:
         if given:
