@@ -49,12 +49,14 @@ class RefreshLoop:
         *,
         clock: Clock,
         retry_delays: RetryDelays = schedule.retry_delays,
+        on_tokens: Callable[[ClientSession], None] | None = None,
     ) -> None:
         self.http = http
         self.session = session
         self.terminal = terminal
         self.clock = clock
         self.retry_delays = retry_delays
+        self.on_tokens = on_tokens  # --remember: keep each rotated refresh token at once
 
     def run(self, *, interval: float, limit: int | None) -> None:
         session = self.session
@@ -101,6 +103,8 @@ class RefreshLoop:
             ),
         )
         session.tokens = tokens  # keep the rotated token before anything else can fail
+        if self.on_tokens is not None:
+            self.on_tokens(session)
         if tokens.id_token:
             session.validate_id_token(tokens, now=clock.now())  # OIDC Core 12.2
         claims = self.retrying(

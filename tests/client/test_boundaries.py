@@ -28,6 +28,7 @@ PURE_MODULES = (
     "terminal.py",
     "signals.py",
     "loopback.py",
+    "store.py",
 )
 DJANGO_EDGES = ("apps.py", "pkce_client.py")
 

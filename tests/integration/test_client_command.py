@@ -5,9 +5,11 @@ the consent page with requests (tests/flows.py), and pastes back what the receiv
 """
 
 import dataclasses
+import json
 import re
 import signal
 import socket
+import stat
 import threading
 from io import StringIO
 from pathlib import Path
@@ -515,3 +517,65 @@ def test_loopback_signs_in_without_a_paste(
     assert browser.pages == [200]
     assert "Authorization code: " not in out  # nothing to paste
     assert_revoked_or_noted(out, origins, revoked)
+
+
+def test_remember_keeps_the_sign_in_status_shows_it_the_next_run_resumes_logout_revokes(
+    origins, seed_client, end_user, monkeypatch, quick, tmp_path
+):
+    kept = tmp_path / "state" / "grants.json"
+    store_flags = ["--store", str(kept)]
+    out, _ = run_client(origins, monkeypatch, "--remember", *store_flags, "--max-refreshes", "1")
+    assert "Sign-in kept in" in out and "revoked at" not in out
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    refresh_token = json.loads(kept.read_text())[f"{origins.issuer} test-cli"]["refresh_token"]
+
+    status, _ = run_client(origins, monkeypatch, "--status", *store_flags)
+    assert f"Issuer        {origins.issuer}" in status
+    assert "Client id     test-cli" in status
+    assert "User          user alice" in status
+    assert "offline_access" in status
+    assert refresh_token not in status and refresh_token[:6] not in status
+
+    person = Person(StringIO(), origins)
+    out, _ = run_client(
+        origins, monkeypatch, "--remember", *store_flags, "--max-refreshes", "1", person=person
+    )
+    assert "Resumed without signing in" in out
+    assert person.prompts == 0 and "Authorization code: " not in out
+    assert "refresh 1:" in out
+    resumed_token = json.loads(kept.read_text())[f"{origins.issuer} test-cli"]["refresh_token"]
+    assert resumed_token != refresh_token  # rotated, and the rotated one kept
+
+    out, _ = run_client(origins, monkeypatch, "--logout", *store_flags)
+    assert "Signed out: refresh token revoked" in out
+    assert json.loads(kept.read_text()) == {}
+    with requests.Session() as http:
+        http.trust_env = False
+        http.verify = origins.ca_file
+        answer = flows.token_request(
+            http,
+            origins.idp_url,
+            grant_type="refresh_token",
+            refresh_token=resumed_token,
+            client_id="test-cli",
+        )
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+    status, _ = run_client(origins, monkeypatch, "--status", *store_flags)
+    assert "Nothing kept" in status
+
+
+def test_without_remember_nothing_is_written(
+    origins, seed_client, end_user, monkeypatch, quick, tmp_path
+):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    run_client(origins, monkeypatch, "--max-refreshes", "0")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_store_file_others_can_read_is_refused_with_what_to_do(origins, tmp_path):
+    kept = tmp_path / "grants.json"
+    kept.write_text("{}")
+    kept.chmod(0o644)
+    with pytest.raises(CommandError, match="its mode is 0644"):
+        call_command("pkce_client", *flows.client_flags(origins), "--status", "--store", str(kept))

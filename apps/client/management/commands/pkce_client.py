@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.client import oidc, schedule
+from apps.client import oidc, schedule, store
 from apps.client.errors import ClientAbort
 from apps.client.loopback import DEFAULT_TIMEOUT_SECONDS
 from apps.client.run import RunSettings, run
@@ -105,6 +105,28 @@ class Command(BaseCommand):
             "http://127.0.0.1:<a free port>/callback (RFC 8252): nothing to paste.",
         )
         parser.add_argument(
+            "--remember",
+            action="store_true",
+            help="On exit keep the sign-in instead of revoking it; the next --remember run "
+            "resumes it without signing in.",
+        )
+        parser.add_argument(
+            "--store",
+            metavar="PATH",
+            help="Keep the sign-in in this file (mode 0600) (default: the OS keyring if one "
+            f"is usable, else {store.default_store_path()}).",
+        )
+        methods.add_argument(
+            "--status",
+            action="store_true",
+            help="Show the kept sign-in (issuer, client, user, scopes, expiry; never a token).",
+        )
+        methods.add_argument(
+            "--logout",
+            action="store_true",
+            help="Revoke the kept sign-in at the IdP and delete it.",
+        )
+        parser.add_argument(
             "--no-browser",
             action="store_true",
             help="With --loopback: print the URL only, open no browser.",
@@ -131,7 +153,14 @@ class Command(BaseCommand):
             open_browser=self.open_browser(options),
             method="loopback" if options["loopback"] else "paste",
             timeout=options["timeout"],
+            remember=options["remember"],
+            action="status" if options["status"] else "logout" if options["logout"] else "run",
         )
+        grant_store = None
+        if options["remember"] or options["status"] or options["logout"]:
+            path = Path(options["store"]).expanduser() if options["store"] else None
+            backend = None if path else self.keyring_backend()  # --store: the file, as asked
+            grant_store = store.open_store(path, backend)
         terminal = Terminal(
             self.stdout, self.stderr, success=self.style.SUCCESS, warning=self.style.WARNING
         )
@@ -143,9 +172,16 @@ class Command(BaseCommand):
                 clock=Clock(sleep=self.sleep),
                 retry_delays=self.retry_delays,
                 open_url=self.open_url,
+                store=grant_store,
             )
         except ClientAbort as abort:
             raise CommandError(str(abort), returncode=abort.returncode) from abort
+
+    def keyring_backend(self) -> object | None:
+        """The OS keyring's backend, if keyring finds one (else its "fail" stand-in)."""
+        import keyring  # only when a store is asked for: it looks for backends on import
+
+        return keyring.get_keyring()
 
     def open_browser(self, options: dict) -> bool:
         if options["loopback"]:
