@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import requests
 
 from apps.client import oidc, schedule
+from apps.client.device import DeviceSignIn
 from apps.client.errors import ClientAbort
 from apps.client.loopback import DEFAULT_TIMEOUT_SECONDS, LoopbackReceiver, LoopbackSignIn
 from apps.client.refresh_loop import RefreshLoop, RetryDelays, retrying
@@ -98,7 +99,7 @@ def sign_in_by_method(
     clock: Clock,
     open_url: Callable[[str], bool],
 ) -> ClientSession:
-    """The sign-in the flags chose: paste (the default) or loopback."""
+    """The sign-in the flags chose: paste (the default), loopback or device."""
     rp = settings.rp
     method: SignInMethod
     if settings.method == "loopback":
@@ -115,6 +116,9 @@ def sign_in_by_method(
         )
         with receiver:  # listening only until signed in
             return sign_in(http, settings.issuer, rp, method, terminal, now=clock.now)
+    if settings.method == "device":
+        method = DeviceSignIn(terminal, clock=clock, now=clock.now)
+        return sign_in(http, settings.issuer, rp, method, terminal, now=clock.now)
     method = PasteSignIn(
         terminal,
         read_line,

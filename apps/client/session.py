@@ -41,6 +41,6 @@ class ClientSession:
             nonce=self.nonce,
             access_token=tokens.access_token,
             now=now,
-            nonce_required=not self.sub,
+            nonce_required=not self.sub and bool(self.nonce),  # device grant: none sent
             sub=self.sub or None,
         )

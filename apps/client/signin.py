@@ -67,7 +67,8 @@ def sign_in(
     try:
         provider = discover(http, issuer, terminal)
         terminal.say(f"Client id     {rp.client_id}")
-        terminal.say(f"Redirect URI  {rp.redirect_uri}")
+        if getattr(method, "uses_redirect", True):  # the device grant has none
+            terminal.say(f"Redirect URI  {rp.redirect_uri}")
         signed_in = method(http, provider, rp)
     except KeyboardInterrupt:
         raise ClientAbort(

@@ -29,6 +29,7 @@ PURE_MODULES = (
     "signals.py",
     "loopback.py",
     "store.py",
+    "device.py",
 )
 DJANGO_EDGES = ("apps.py", "pkce_client.py")
 

@@ -11,9 +11,10 @@ import signal
 import socket
 import stat
 import threading
+import time
 from io import StringIO
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import pytest
 import requests
@@ -579,3 +580,78 @@ def test_a_store_file_others_can_read_is_refused_with_what_to_do(origins, tmp_pa
     kept.chmod(0o644)
     with pytest.raises(CommandError, match="its mode is 0644"):
         call_command("pkce_client", *flows.client_flags(origins), "--status", "--store", str(kept))
+
+
+DEVICE_URL = re.compile(r"^  (https://\S+user_code=\S+)$", re.MULTILINE)
+
+
+class DeviceUser:
+    """Someone at another device: opens verification_uri_complete, signs in, allows access.
+    Runs in a thread while the command polls, as a phone beside the terminal would."""
+
+    def __init__(self, origins, stdout: StringIO) -> None:
+        self.origins, self.stdout = origins, stdout
+        self.thread = threading.Thread(target=self.allow, daemon=True)
+        self.error = ""
+
+    def allow(self) -> None:
+        try:
+            for _ in range(100):  # the command prints the address before its first poll
+                found = DEVICE_URL.findall(self.stdout.getvalue())
+                if found:
+                    break
+                time.sleep(0.05)
+            with requests.Session() as http:
+                http.trust_env = False
+                http.verify = self.origins.ca_file
+                flows.log_in(http, self.origins.idp_url, "alice", END_USER_PASSWORD)
+                page = http.get(found[-1], timeout=10)
+                for _ in range(3):  # a code confirmation page, then consent: allow each
+                    action, fields = flows.form_inputs(page.text)
+                    if action is None:
+                        break
+                    fields["allow"] = "Allow"
+                    page = http.post(
+                        urljoin(page.url, action),
+                        data=fields,
+                        headers={"Referer": page.url},
+                        timeout=10,
+                    )
+        except Exception as exc:  # noqa: BLE001 (reported by the test, not lost in the thread)
+            self.error = repr(exc)
+
+
+def test_device_sign_in_polls_until_allowed_on_another_device(
+    origins, seed_client, end_user, monkeypatch, revoked
+):
+    with requests.Session() as http:
+        http.trust_env = False
+        http.verify = origins.ca_file
+        meta = http.get(f"{origins.issuer}/.well-known/openid-configuration", timeout=10).json()
+    if "device_authorization_endpoint" not in meta:
+        pytest.skip(
+            "the IdP advertises no device_authorization_endpoint (RFC 8628): "
+            "device authorization is not merged yet"
+        )
+    monkeypatch.setattr(Command, "sleep", staticmethod(lambda seconds: time.sleep(0.2)))
+    monkeypatch.setattr(Command, "retry_delays", staticmethod(lambda: iter([0.0, 0.0])))
+    stdout, stderr = StringIO(), StringIO()
+    user = DeviceUser(origins, stdout)
+    user.thread.start()
+    call_command(
+        "pkce_client",
+        *flows.client_flags(origins),
+        "--device",
+        "--max-refreshes",
+        "1",
+        "--interval",
+        "0.01",
+        stdout=stdout,
+        stderr=stderr,
+    )
+    user.thread.join(10)
+    assert not user.error
+    out = stdout.getvalue()
+    assert "enter the code" in out and "Tokens received" in out
+    assert "ID token valid" in out and "refresh 1:" in out
+    assert_revoked_or_noted(out, origins, revoked)

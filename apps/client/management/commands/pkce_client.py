@@ -104,6 +104,12 @@ class Command(BaseCommand):
             help="Sign in through the browser, which hands the code back to this command on "
             "http://127.0.0.1:<a free port>/callback (RFC 8252): nothing to paste.",
         )
+        methods.add_argument(
+            "--device",
+            action="store_true",
+            help="Sign in with a code entered on another device (RFC 8628): for a terminal "
+            "with no browser beside it (SSH, a container).",
+        )
         parser.add_argument(
             "--remember",
             action="store_true",
@@ -151,7 +157,11 @@ class Command(BaseCommand):
             max_refreshes=options["max_refreshes"],
             code=options["code"],
             open_browser=self.open_browser(options),
-            method="loopback" if options["loopback"] else "paste",
+            method="loopback"
+            if options["loopback"]
+            else "device"
+            if options["device"]
+            else "paste",
             timeout=options["timeout"],
             remember=options["remember"],
             action="status" if options["status"] else "logout" if options["logout"] else "run",
