@@ -97,4 +97,5 @@ def expiry(epoch: float | None, now: float) -> str:
 
 
 def sentence(text: str) -> str:
+    text = text.rstrip(".")
     return f"{text[:1].upper()}{text[1:]}."

@@ -192,13 +192,23 @@ def test_denied_consent_is_reported_as_access_denied(origins, seed_client, end_u
     assert not client_tokens().exists()
 
 
-def test_response_from_another_sign_in_is_refused_as_state_mismatch(
-    origins, seed_client, end_user, monkeypatch
+def test_response_from_another_sign_in_is_refused_as_state_mismatch_and_asked_again(
+    origins, seed_client, end_user, monkeypatch, quick
 ):
     answer = answer_to_another_sign_in(origins)
     pasted = f"{origins.receiver_url}?{urlencode(answer)}\n"
-    with pytest.raises(CommandError, match="state mismatch"):
-        run_client(origins, monkeypatch, lines=[pasted])
+    person = Person(StringIO(), origins, lines=[pasted])
+    out, err = run_client(origins, monkeypatch, "--max-refreshes", "0", person=person)
+    assert "State mismatch" in err and "Try again" in err
+    assert person.prompts == 2
+    assert "Tokens received" in out  # the right answer, pasted next, signs in
+
+
+def test_three_mismatched_responses_end_the_sign_in(origins, seed_client, end_user, monkeypatch):
+    answer = answer_to_another_sign_in(origins)
+    pasted = f"{origins.receiver_url}?{urlencode(answer)}\n"
+    with pytest.raises(CommandError, match="No usable code after 3 tries"):
+        run_client(origins, monkeypatch, lines=[pasted] * 3)
     assert not client_tokens().exists()
 
 
