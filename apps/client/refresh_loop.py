@@ -6,6 +6,7 @@ from typing import TypeVar
 import requests
 
 from apps.client import oidc, schedule
+from apps.client.errors import OutageOutlasted
 from apps.client.session import ClientSession, Clock
 from apps.client.terminal import Terminal, expiry, time_of_day
 
@@ -24,15 +25,18 @@ def retrying(
 ) -> T:
     """`action()`, retried after each of `delays` while the IdP is unreachable or failing (5xx)."""
     attempt = 0
+    waited = 0.0
     while True:
         try:
             return action()
         except oidc.TransientError as exc:
             delay = next(delays, None)
             if delay is None:
-                raise oidc.OIDCError(
-                    f"{what} still failing after {attempt} retries: {exc}"
+                raise OutageOutlasted(
+                    f"{what} still failing after {attempt} retries: {exc} "
+                    f"(for {schedule.format_duration(waited)})"
                 ) from exc
+            waited += delay
             attempt += 1
             terminal.warn(f"{time_of_day()} {what} failed ({exc}); retry {attempt} in {delay:g} s")
             sleep(delay)

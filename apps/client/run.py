@@ -153,6 +153,7 @@ def stay_signed_in(
     if stopped_by:
         terminal.say(f"\nStopping ({stopped_by}).")
     dead = isinstance(failure, oidc.InvalidGrant)  # nothing left to revoke
+    revoked = False
     if dead and keep is not None:
         keep.delete(session.provider.issuer, session.rp.client_id)
     elif keep is not None:
@@ -162,7 +163,7 @@ def stay_signed_in(
             "resumes it; --logout revokes it."
         )
     elif not dead:
-        revoke(http, session, terminal)
+        revoked = revoke(http, session, terminal)
     alive = schedule.format_duration(loop.clock.monotonic() - started)
     terminal.say(
         f"Done: {session.refreshes} refresh{'es' if session.refreshes != 1 else ''}, alive {alive}."
@@ -172,8 +173,31 @@ def stay_signed_in(
             f"The IdP no longer accepts this sign-in ({failure}): the refresh token "
             "expired or was revoked. Sign in again: run the client again."
         )
+    if isinstance(failure, oidc.OutageOutlasted):
+        raise ClientAbort(gave_up_message(failure, session, keep=keep, revoked=revoked))
     if failure is not None:
         raise ClientAbort(str(failure))
+
+
+def gave_up_message(
+    failure: oidc.OIDCError, session: ClientSession, *, keep: GrantStore | None, revoked: bool
+) -> str:
+    """After an outage: whether the sign-in is still good, and what to do next."""
+    said = f"Gave up waiting for the IdP: {failure}."
+    if keep is not None:
+        return (
+            f"{said} The sign-in is most likely still valid and is kept in {keep.where}: "
+            "run the client again with --remember once the IdP is back, no sign-in needed."
+        )
+    if revoked:
+        return f"{said} The refresh token was revoked: sign in again once the IdP is back."
+    if session.provider.revocation_endpoint:
+        return (
+            f"{said} The refresh token could not be revoked, so it stays valid at the IdP "
+            "until it expires (nothing of it was kept here). Sign in again once the IdP is "
+            "back; --remember next time would let a run resume instead."
+        )
+    return f"{said} Sign in again once the IdP is back."
 
 
 def show_identity(
@@ -208,26 +232,32 @@ def show_id_token(session: ClientSession, terminal: Terminal, *, now: float) -> 
     terminal.show_claims(verified.claims)
 
 
-def revoke(http: requests.Session, session: ClientSession, terminal: Terminal) -> None:
+def revoke(http: requests.Session, session: ClientSession, terminal: Terminal) -> bool:
     """The refresh token revoked at the IdP (RFC 7009), or a note why it stays valid."""
     token = session.tokens.refresh_token
     if not token:
-        return
+        return False
     endpoint = session.provider.revocation_endpoint
     if not endpoint:
         terminal.say_warning(
             "Note: the IdP offers no revocation endpoint (none in its discovery document), "
             "so the refresh token stays valid at the IdP until it expires."
         )
-        return
+        return False
     try:
         oidc.revoke(http, session.provider, session.rp, token=token)
     except oidc.OIDCError as exc:
         terminal.warn(f"Could not revoke the refresh token: {exc}")
     except KeyboardInterrupt:
-        terminal.warn("Interrupted again: the refresh token was not revoked.")
+        # The request may have reached the IdP before its answer did: say what is known.
+        terminal.warn(
+            "Interrupted again while revoking: the IdP's answer never came, so the refresh "
+            "token may still be valid at the IdP until it expires."
+        )
     else:
         terminal.say(f"Refresh token {oidc.token_tag(token)} revoked at {endpoint} (RFC 7009).")
+        return True
+    return False
 
 
 def stored_grant(session: ClientSession, *, now: float) -> StoredGrant:
