@@ -665,3 +665,16 @@ def test_device_sign_in_polls_until_allowed_on_another_device(
     assert "enter the code" in out and "Tokens received" in out
     assert "ID token valid" in out and "refresh 1:" in out
     assert_revoked_or_noted(out, origins, revoked)
+
+
+def test_from_a_shell_an_expected_error_is_its_message_alone(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    missing = tmp_path / "no-ca.pem"
+    with pytest.raises(SystemExit) as ended:
+        Command().run_from_argv(
+            ["manage.py", "pkce_client", "--client-id", "x", "--ca-file", str(missing)]
+        )
+    assert ended.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"CA file {missing} not found.")
+    assert "CommandError" not in err and "\x1b[" not in err

@@ -4,6 +4,8 @@ The edge: flags and settings in, a Terminal over the command's streams, then app
 """
 
 import argparse
+import os
+import shutil
 import sys
 import time
 import webbrowser
@@ -18,7 +20,7 @@ from apps.client.errors import ClientAbort
 from apps.client.loopback import DEFAULT_TIMEOUT_SECONDS
 from apps.client.run import RunSettings, run
 from apps.client.session import Clock
-from apps.client.terminal import Terminal
+from apps.client.terminal import Terminal, styles_wanted
 
 DEFAULT_SCOPE = "openid profile email offline_access"
 
@@ -171,9 +173,7 @@ class Command(BaseCommand):
             path = Path(options["store"]).expanduser() if options["store"] else None
             backend = None if path else self.keyring_backend()  # --store: the file, as asked
             grant_store = store.open_store(path, backend)
-        terminal = Terminal(
-            self.stdout, self.stderr, success=self.style.SUCCESS, warning=self.style.WARNING
-        )
+        terminal = self.terminal()
         try:
             run(
                 run_settings,
@@ -186,6 +186,30 @@ class Command(BaseCommand):
             )
         except ClientAbort as abort:
             raise CommandError(str(abort), returncode=abort.returncode) from abort
+
+    def terminal(self) -> Terminal:
+        """Styles unless NO_COLOR, TERM=dumb or not a terminal; wrapped to a terminal's width."""
+        isatty = self.stdout.isatty()
+        styled = styles_wanted(os.environ, isatty=isatty)
+        return Terminal(
+            self.stdout,
+            self.stderr,
+            success=self.style.SUCCESS if styled else str,
+            warning=self.style.WARNING if styled else str,
+            width=shutil.get_terminal_size().columns if isatty else None,
+        )
+
+    def execute(self, *args, **options):
+        """From a shell, an expected error is its message alone (no "CommandError:")."""
+        if not styles_wanted(os.environ, isatty=True):  # NO_COLOR, TERM=dumb
+            options["no_color"] = True  # Django's own styles (its red errors) too
+        try:
+            return super().execute(*args, **options)
+        except CommandError as error:
+            if not getattr(self, "_called_from_command_line", False) or options.get("traceback"):
+                raise
+            self.stderr.write(str(error))
+            raise SystemExit(error.returncode) from None
 
     def keyring_backend(self) -> object | None:
         """The OS keyring's backend, if keyring finds one (else its "fail" stand-in)."""
