@@ -84,6 +84,8 @@ class RefreshLoop:
         revokes = (
             " and revokes the refresh token" if self.session.provider.revocation_endpoint else ""
         )
+        if self.on_tokens is not None:  # --remember: the grant is kept, not revoked
+            revokes = " and keeps the sign-in for the next run"
         if limit is None:
             return f"until Ctrl+C (which stops the client{revokes})"
         return f"{limit} time{'s' if limit != 1 else ''} (Ctrl+C stops earlier{revokes})"

@@ -678,3 +678,12 @@ def test_from_a_shell_an_expected_error_is_its_message_alone(tmp_path, capsys, m
     err = capsys.readouterr().err
     assert err.startswith(f"CA file {missing} not found.")
     assert "CommandError" not in err and "\x1b[" not in err
+
+
+def test_with_remember_the_plan_says_stopping_keeps_the_sign_in(
+    origins, seed_client, end_user, monkeypatch, quick, tmp_path
+):
+    store = ["--store", str(tmp_path / "g.json")]
+    out, _ = run_client(origins, monkeypatch, "--remember", *store, "--max-refreshes", "1")
+    assert "(Ctrl+C stops earlier and keeps the sign-in for the next run)" in out
+    assert "revokes the refresh token" not in out
