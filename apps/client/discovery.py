@@ -20,6 +20,7 @@ class Provider:
     userinfo_endpoint: str
     jwks_uri: str
     revocation_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None  # RFC 8628 §4
     # RFC 9207 §3: when true, every authorization response must carry `iss`.
     authorization_response_iss_parameter_supported: bool = False
 
@@ -43,7 +44,11 @@ def discover(http: requests.Session, issuer: str) -> Provider:
             raise OIDCError(f"discovery document lacks {name}")
         endpoints[name] = _require_https(name, meta[name])
     revocation = meta.get("revocation_endpoint")
+    device = meta.get("device_authorization_endpoint")
     return Provider(
+        device_authorization_endpoint=_require_https("device_authorization_endpoint", device)
+        if device
+        else None,
         issuer=issuer,
         revocation_endpoint=_require_https("revocation_endpoint", revocation)
         if revocation

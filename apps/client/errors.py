@@ -14,6 +14,13 @@ class TransientError(OIDCError):
     """
 
 
+class OutageOutlasted(OIDCError):
+    """The IdP stayed unreachable or failing through every retry: the client gave up waiting.
+
+    Nothing says the grant is bad: it may well work again once the IdP is back.
+    """
+
+
 class OAuthError(OIDCError):
     """An OAuth 2.0 error response (RFC 6749 §4.1.2.1, §5.2): `error` plus its description."""
 

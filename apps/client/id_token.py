@@ -205,9 +205,20 @@ def check_id_token_claims(
         raise IDTokenError("sub", f"sub {claims['sub']!r} differs from the first ID token's")
     _check_audience(claims, client_id)
     if now >= _number(claims, "exp") + leeway:
-        raise IDTokenError("exp", f"expired {int(now - claims['exp'])} s ago")
+        late = int(now - claims["exp"])
+        raise IDTokenError(
+            "exp",
+            f"expired {late} s ago by this computer's clock: the IdP just issued it, so this "
+            f"clock runs ahead of the IdP's by at least {late} s (more than the {leeway:g} s "
+            "allowed); set it right (NTP)",
+        )
     if _number(claims, "iat") > now + leeway:
-        raise IDTokenError("iat", f"issued {int(claims['iat'] - now)} s in the future")
+        raise IDTokenError(
+            "iat",
+            f"issued {int(claims['iat'] - now)} s in the future: this computer's clock is "
+            f"behind the IdP's by about {int(claims['iat'] - now)} s (more than the "
+            f"{leeway:g} s allowed); set it right (NTP)",
+        )
     if nonce_required or "nonce" in claims:
         if claims.get("nonce") != nonce:
             raise IDTokenError("nonce", "nonce does not match the one this client sent")

@@ -19,6 +19,7 @@ from apps.client.errors import (
     InvalidGrant,
     OAuthError,
     OIDCError,
+    OutageOutlasted,
     ResponseMismatch,
     TransientError,
     UnknownKeyError,
@@ -38,11 +39,20 @@ from apps.client.id_token import (
     verify_signature,
 )
 from apps.client.text import short, to_printable, token_tag
-from apps.client.tokens import Tokens, exchange_code, fetch_userinfo, refresh, revoke
+from apps.client.tokens import (
+    DEVICE_CODE_GRANT,
+    Tokens,
+    exchange_code,
+    exchange_device_code,
+    fetch_userinfo,
+    refresh,
+    revoke,
+)
 from apps.client.transport import TIMEOUT_SECONDS
 
 __all__ = [
     "DEFAULT_ALGORITHMS",
+    "DEVICE_CODE_GRANT",
     "DEFAULT_LEEWAY_SECONDS",
     "KEY_TYPES",
     "SHA256_ALGORITHMS",
@@ -52,6 +62,7 @@ __all__ = [
     "InvalidGrant",
     "OAuthError",
     "OIDCError",
+    "OutageOutlasted",
     "PastedResponse",
     "Provider",
     "RelyingParty",
@@ -67,6 +78,7 @@ __all__ = [
     "check_id_token_claims",
     "discover",
     "exchange_code",
+    "exchange_device_code",
     "fetch_jwks",
     "fetch_userinfo",
     "parse_pasted_response",

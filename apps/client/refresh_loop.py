@@ -6,6 +6,7 @@ from typing import TypeVar
 import requests
 
 from apps.client import oidc, schedule
+from apps.client.errors import OutageOutlasted
 from apps.client.session import ClientSession, Clock
 from apps.client.terminal import Terminal, expiry, time_of_day
 
@@ -24,15 +25,18 @@ def retrying(
 ) -> T:
     """`action()`, retried after each of `delays` while the IdP is unreachable or failing (5xx)."""
     attempt = 0
+    waited = 0.0
     while True:
         try:
             return action()
         except oidc.TransientError as exc:
             delay = next(delays, None)
             if delay is None:
-                raise oidc.OIDCError(
-                    f"{what} still failing after {attempt} retries: {exc}"
+                raise OutageOutlasted(
+                    f"{what} still failing after {attempt} retries: {exc} "
+                    f"(for {schedule.format_duration(waited)})"
                 ) from exc
+            waited += delay
             attempt += 1
             terminal.warn(f"{time_of_day()} {what} failed ({exc}); retry {attempt} in {delay:g} s")
             sleep(delay)
@@ -49,12 +53,14 @@ class RefreshLoop:
         *,
         clock: Clock,
         retry_delays: RetryDelays = schedule.retry_delays,
+        on_tokens: Callable[[ClientSession], None] | None = None,
     ) -> None:
         self.http = http
         self.session = session
         self.terminal = terminal
         self.clock = clock
         self.retry_delays = retry_delays
+        self.on_tokens = on_tokens  # --remember: keep each rotated refresh token at once
 
     def run(self, *, interval: float, limit: int | None) -> None:
         session = self.session
@@ -78,6 +84,8 @@ class RefreshLoop:
         revokes = (
             " and revokes the refresh token" if self.session.provider.revocation_endpoint else ""
         )
+        if self.on_tokens is not None:  # --remember: the grant is kept, not revoked
+            revokes = " and keeps the sign-in for the next run"
         if limit is None:
             return f"until Ctrl+C (which stops the client{revokes})"
         return f"{limit} time{'s' if limit != 1 else ''} (Ctrl+C stops earlier{revokes})"
@@ -101,6 +109,8 @@ class RefreshLoop:
             ),
         )
         session.tokens = tokens  # keep the rotated token before anything else can fail
+        if self.on_tokens is not None:
+            self.on_tokens(session)
         if tokens.id_token:
             session.validate_id_token(tokens, now=clock.now())  # OIDC Core 12.2
         claims = self.retrying(

@@ -5,7 +5,9 @@ from collections.abc import Iterator
 
 BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 30.0
-BACKOFF_ATTEMPTS = 6  # 1 + 2 + 4 + 8 + 16 + 30: about a minute of an IdP being away
+# 1 + 2 + 4 + 8 + 16 + 9 * 30 = 301 s: an IdP away for five minutes (a restart, a failover)
+# is waited out, never more than 30 s late once it is back.
+BACKOFF_ATTEMPTS = 14
 
 
 def retry_delays(

@@ -26,7 +26,9 @@ class ClientSession:
     nonce: str
     tokens: oidc.Tokens = field(repr=False)
     sub: str = ""  # the first ID token's, once validated
+    user: str = ""  # a name to show: userinfo's preferred_username or name
     refreshes: int = 0
+    resumed: bool = False  # from a kept grant: no nonce to check (OIDC Core 12.2)
 
     def validate_id_token(self, tokens: oidc.Tokens, *, now: float) -> oidc.VerifiedToken:
         """The first ID token needs its nonce (OIDC Core 3.1.3.7); refreshed ones keep the sub
@@ -39,6 +41,6 @@ class ClientSession:
             nonce=self.nonce,
             access_token=tokens.access_token,
             now=now,
-            nonce_required=not self.sub,
+            nonce_required=not self.sub and bool(self.nonce),  # device grant: none sent
             sub=self.sub or None,
         )

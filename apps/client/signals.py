@@ -1,4 +1,5 @@
-"""Ctrl+C (SIGINT) and SIGTERM both raise Stopped, so the client ends the same way on either."""
+"""Ctrl+C (SIGINT), SIGTERM and SIGHUP (the terminal closed) all raise Stopped, so the
+client ends the same way on each: revoking, unless told to remember."""
 
 import signal
 import threading
@@ -8,11 +9,14 @@ from typing import Any
 
 
 class Stopped(KeyboardInterrupt):
-    """SIGINT (Ctrl+C) or SIGTERM: end the way Ctrl+C does."""
+    """SIGINT (Ctrl+C), SIGTERM or SIGHUP: end the way Ctrl+C does."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signal_name = signal.Signals(signum).name
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _raise_stopped(signum: int, frame: Any) -> None:
@@ -21,11 +25,11 @@ def _raise_stopped(signum: int, frame: Any) -> None:
 
 @contextmanager
 def signals_stop_the_client() -> Iterator[None]:
-    """Ctrl+C and SIGTERM raise Stopped, even where a parent shell ignored SIGINT."""
+    """Ctrl+C, SIGTERM and SIGHUP raise Stopped, even where a parent shell ignored SIGINT."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
-    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
     for number in previous:
         signal.signal(number, _raise_stopped)
     try:

@@ -67,7 +67,8 @@ def sign_in(
     try:
         provider = discover(http, issuer, terminal)
         terminal.say(f"Client id     {rp.client_id}")
-        terminal.say(f"Redirect URI  {rp.redirect_uri}")
+        if getattr(method, "uses_redirect", True):  # the device grant has none
+            terminal.say(f"Redirect URI  {rp.redirect_uri}")
         signed_in = method(http, provider, rp)
     except KeyboardInterrupt:
         raise ClientAbort(
@@ -101,6 +102,7 @@ class PasteSignIn:
     open_browser: bool = False
     open_url: Callable[[str], bool] = webbrowser.open
     now: Callable[[], float] = time.time
+    tries_left: int = field(default=PASTE_ATTEMPTS, init=False)  # shared by every way to fail
 
     def __call__(
         self, http: requests.Session, provider: oidc.Provider, rp: oidc.RelyingParty
@@ -110,16 +112,30 @@ class PasteSignIn:
             provider, rp, code_verifier=verifier, code_challenge=pkce.s256_challenge(verifier)
         )
         self.show_authorization_url(request.url)
-        pasted = self.read_code(request, provider)
-        tokens = oidc.exchange_code(
-            http,
-            provider,
-            rp,
-            code=pasted.code,
-            code_verifier=request.code_verifier,
-            now=self.now(),
-        )
-        return SignedIn(tokens=tokens, nonce=request.nonce)
+        while True:
+            pasted = self.read_code(request, provider)
+            try:
+                tokens = oidc.exchange_code(
+                    http,
+                    provider,
+                    rp,
+                    code=pasted.code,
+                    code_verifier=request.code_verifier,
+                    now=self.now(),
+                )
+            except oidc.InvalidGrant as exc:
+                if self.code is not None:  # given up front: nothing to ask again
+                    raise
+                # A mistyped or half-copied code: the sign-in at the IdP is still good.
+                self.tries_left -= 1
+                if self.tries_left <= 0:
+                    raise
+                self.terminal.warn(
+                    f"The IdP refused that code ({exc}): mistyped, cut short, or already "
+                    "used? Paste it again (the whole address is safest), or Ctrl+C to quit."
+                )
+                continue
+            return SignedIn(tokens=tokens, nonce=request.nonce)
 
     def show_authorization_url(self, url: str) -> None:
         say = self.terminal.say
@@ -140,7 +156,7 @@ class PasteSignIn:
         self.terminal.say(
             "The receiver page then shows a code. Paste it, or the page's whole address."
         )
-        for _attempt in range(PASTE_ATTEMPTS):
+        while self.tries_left > 0:
             self.terminal.prompt("Authorization code: ")
             line = self.read_line()
             if not line:  # end of input: Ctrl+D, or a closed pipe
@@ -149,7 +165,8 @@ class PasteSignIn:
                 )
             try:
                 return self.parse_code(line, request, provider, retry=True)
-            except oidc.UnreadablePaste as exc:
+            except (oidc.UnreadablePaste, oidc.ResponseMismatch) as exc:
+                self.tries_left -= 1
                 self.terminal.warn(f"{sentence(str(exc))} Try again, or Ctrl+C to quit.")
         raise ClientAbort(f"No usable code after {PASTE_ATTEMPTS} tries. Run the client again.")
 
@@ -174,7 +191,7 @@ class PasteSignIn:
                 f"Sign-in did not complete: {exc}.{hint} Run the client again to retry."
             ) from exc
         except oidc.OIDCError as exc:
-            if retry and isinstance(exc, oidc.UnreadablePaste):
+            if retry and isinstance(exc, oidc.UnreadablePaste | oidc.ResponseMismatch):
                 raise  # the prompt asks again
             raise ClientAbort(f"Refusing the pasted response: {exc}.") from exc
         if pasted.state_checked:

@@ -3,7 +3,8 @@
 No Django: the command hands in its output streams and styles.
 """
 
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -33,25 +34,34 @@ class Terminal:
     """The end user's terminal: `say` to stdout (flushed: read as it goes), `warn` to stderr."""
 
     def __init__(
-        self, stdout: Stream, stderr: Stream, *, success: Style = _plain, warning: Style = _plain
+        self,
+        stdout: Stream,
+        stderr: Stream,
+        *,
+        success: Style = _plain,
+        warning: Style = _plain,
+        width: int | None = None,  # wrap at this many columns; None: never (not a terminal)
     ) -> None:
         self.stdout = stdout
         self.stderr = stderr
         self._success = success
         self._warning = warning
+        self.width = width
 
     def say(self, text: str = "") -> None:
-        self.stdout.write(text)
+        self.stdout.write(wrap(text, self.width))
         self.stdout.flush()
 
     def say_success(self, text: str) -> None:
-        self.say(self._success(text))
+        self.stdout.write(self._success(wrap(text, self.width)))  # styled after wrapping
+        self.stdout.flush()
 
     def say_warning(self, text: str) -> None:
-        self.say(self._warning(text))
+        self.stdout.write(self._warning(wrap(text, self.width)))
+        self.stdout.flush()
 
     def warn(self, text: str) -> None:
-        self.stderr.write(text)
+        self.stderr.write(wrap(text, self.width))
 
     def prompt(self, text: str) -> None:
         """`text` with no line end: the answer is typed after it."""
@@ -97,4 +107,35 @@ def expiry(epoch: float | None, now: float) -> str:
 
 
 def sentence(text: str) -> str:
+    text = text.rstrip(".")
     return f"{text[:1].upper()}{text[1:]}."
+
+
+def wrap(text: str, width: int | None) -> str:
+    """Each line wrapped at word boundaries to `width`, its indent kept; never inside a word,
+    so a URL stays whole (and clickable) however long it is."""
+    if not width:
+        return text
+    wrapped = []
+    for line in text.split("\n"):
+        indent = line[: len(line) - len(line.lstrip(" "))]
+        if len(line) <= width or not line.strip():
+            wrapped.append(line)
+            continue
+        wrapped.extend(
+            textwrap.wrap(
+                line.strip(" "),
+                width=width,
+                initial_indent=indent,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(wrapped)
+
+
+def styles_wanted(environ: Mapping[str, str], *, isatty: bool) -> bool:
+    """ANSI styles only on a terminal that has them and a user who has not said NO_COLOR
+    (no-color.org: any non-empty value)."""
+    return isatty and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"

@@ -124,3 +124,15 @@ def revoke(
         "the revocation endpoint",
         empty_ok=True,  # RFC 7009 §2.2: the body of a 200 is ignored, usually empty
     )
+
+
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+
+
+def exchange_device_code(
+    http: requests.Session, provider: Provider, rp: RelyingParty, *, device_code: str, now: float
+) -> Tokens:
+    """One poll of the token endpoint for a device code (RFC 8628 §3.4); the IdP's
+    authorization_pending, slow_down, ... come back as OAuthError (§3.5)."""
+    form = {"grant_type": DEVICE_CODE_GRANT, "device_code": device_code, "client_id": rp.client_id}
+    return _token_request(http, provider, form, now=now)

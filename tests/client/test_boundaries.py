@@ -27,6 +27,9 @@ PURE_MODULES = (
     "run.py",
     "terminal.py",
     "signals.py",
+    "loopback.py",
+    "store.py",
+    "device.py",
 )
 DJANGO_EDGES = ("apps.py", "pkce_client.py")
 

@@ -307,3 +307,10 @@ def test_validate_id_token_after_a_refresh_keeps_the_sub(key):
     assert validate(sign(refreshed, key), key, nonce_required=False, sub="7")
     with pytest.raises(oidc.IDTokenError, match="sub check failed"):
         validate(sign(refreshed, key), key, nonce_required=False, sub="8")
+
+
+def test_a_token_refused_for_its_times_says_by_how_much_the_clocks_differ():
+    with pytest.raises(oidc.IDTokenError, match=r"clock runs ahead of the IdP's by at least 90 s"):
+        check({**CLAIMS, "exp": NOW - 90, "iat": NOW - 390})
+    with pytest.raises(oidc.IDTokenError, match=r"clock is behind the IdP's by about 400 s"):
+        check({**CLAIMS, "iat": NOW + 400, "exp": NOW + 700})

@@ -374,3 +374,16 @@ def test_fingerprint_tells_apart_tokens_of_one_family_and_hides_them():
     assert oidc.token_tag(first) == oidc.token_tag(first)
     assert "family01" not in oidc.token_tag(first)
     assert oidc.token_tag(None) == "(none)"
+
+
+def test_discovery_reads_the_device_authorization_endpoint():
+    http = StubHTTP(
+        {
+            ("GET", DISCOVERY): response(
+                200, {**META, "device_authorization_endpoint": f"{ISSUER}/d"}
+            )
+        }
+    )
+    assert oidc.discover(http, ISSUER).device_authorization_endpoint == f"{ISSUER}/d"
+    plain = StubHTTP({("GET", DISCOVERY): response(200, META)})
+    assert oidc.discover(plain, ISSUER).device_authorization_endpoint is None

@@ -137,3 +137,35 @@ def test_retrying_returns_the_first_success():
     assert retrying("probe", action, delays=iter([3.0]), sleep=sleeps.append, terminal=terminal)
     assert sleeps == [3.0]
     assert "probe failed (down); retry 1 in 3 s" in terminal.stderr_text()
+
+
+def test_an_outage_longer_than_the_old_minute_is_survived_with_a_line_per_retry():
+    from apps.client import schedule
+
+    unavailable = response(503)
+    # Four and a half minutes of 503 (1+2+4+8+16+30*7 = 241 s, then a few more), then back.
+    http = StubHTTP(
+        {
+            ("POST", PROVIDER.token_endpoint): [unavailable] * 12 + [token_answer(1)],
+            ("GET", PROVIDER.userinfo_endpoint): USERINFO,
+        }
+    )
+    fake = FakeClock()
+    loop = loop_over(http, fake)
+    loop.retry_delays = schedule.retry_delays
+    loop.run(interval=60.0, limit=1)
+    backoff = fake.sleeps[1:]
+    assert max(backoff) == 30 and sum(backoff) > 4 * 60  # capped; far past the old ~61 s
+    assert loop.terminal.stderr_text().count("refresh failed") == 12
+    assert loop.session.refreshes == 1
+
+
+def test_after_five_minutes_of_outage_it_gives_up_saying_for_how_long():
+    from apps.client import schedule
+
+    http = StubHTTP({("POST", PROVIDER.token_endpoint): response(503)})
+    fake = FakeClock()
+    loop = loop_over(http, fake)
+    loop.retry_delays = schedule.retry_delays
+    with pytest.raises(oidc.OutageOutlasted, match=r"after 14 retries: .*503 \(for 5m01s\)"):
+        loop.run(interval=60.0, limit=1)

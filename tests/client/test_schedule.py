@@ -4,7 +4,8 @@ from apps.client.schedule import format_duration, next_refresh_at, retry_delays
 
 
 def test_retry_delays_double_up_to_a_cap_and_then_give_up():
-    assert list(retry_delays()) == [1, 2, 4, 8, 16, 30]
+    assert list(retry_delays()) == [1, 2, 4, 8, 16] + [30] * 9
+    assert sum(retry_delays()) >= 5 * 60  # an IdP away for five minutes is waited out
     assert list(retry_delays(first=0.5, factor=3, cap=5, attempts=4)) == [0.5, 1.5, 4.5, 5]
     assert list(retry_delays(attempts=0)) == []
 

@@ -133,3 +133,51 @@ def test_an_unreachable_idp_says_what_to_do():
     http = StubHTTP({("GET", discovery): response(503)})
     with pytest.raises(ClientAbort, match="Cannot reach the IdP: .*make demo"):
         sign_in(http, ISSUER, RP, lambda *args: None, RecordingTerminal())
+
+
+def url_for(auth, **values):
+    return f"https://rp.example/?{urlencode(values)}\n"
+
+
+def test_a_response_to_another_sign_in_is_refused_and_asked_again():
+    terminal, auth = RecordingTerminal(), request()
+    reader = Lines(
+        url_for(auth, code="theirs", state="another-attempt"),
+        url_for(auth, code="theirs", state=auth.state, iss="https://evil.example"),
+        url_for(auth, code="ours", state=auth.state),
+    )
+    pasted = PasteSignIn(terminal, reader).read_code(auth, PROVIDER)
+    assert pasted.code == "ours"
+    warnings = terminal.stderr_text()
+    assert "State mismatch" in warnings and "issuer 'https://evil.example'" in warnings
+    assert warnings.count("Try again, or Ctrl+C to quit.") == 2
+    assert ".." not in warnings
+
+
+def test_a_code_the_idp_refuses_is_asked_again_in_the_same_sign_in():
+    terminal = RecordingTerminal()
+    token_endpoint = META["token_endpoint"]
+    http = StubHTTP(
+        {
+            ("POST", token_endpoint): [
+                response(400, {"error": "invalid_grant", "error_description": "bad code"}),
+                response(200, TOKENS),
+            ]
+        }
+    )
+    reader = Lines("mistyped1\n", "rightcode\n")
+    signed_in = PasteSignIn(terminal, reader)(http, PROVIDER, RP)
+    assert signed_in.tokens.access_token == "at-1"
+    assert [call[2]["data"]["code"] for call in http.calls] == ["mistyped1", "rightcode"]
+    assert "The IdP refused that code" in terminal.stderr_text()
+    assert reader.reads == 2
+
+
+def test_three_failures_of_any_kind_end_the_sign_in():
+    terminal = RecordingTerminal()
+    refused = response(400, {"error": "invalid_grant"})
+    http = StubHTTP({("POST", META["token_endpoint"]): refused})
+    reader = Lines("mistyped1\n", "not a code\n", "mistyped2\n", "never read\n")
+    with pytest.raises(oidc.InvalidGrant):
+        PasteSignIn(terminal, reader)(http, PROVIDER, RP)
+    assert reader.reads == 3

@@ -29,3 +29,27 @@ def test_say_and_prompt_go_to_stdout_warn_to_stderr():
     terminal.warn("careful")
     assert terminal.stdout_text() == "one\n[ok]two\n[warning]three\nCode: "
     assert terminal.stderr_text() == "careful\n"
+
+
+def test_long_lines_wrap_at_words_keeping_their_indent_and_urls_whole():
+    from apps.client.terminal import wrap
+
+    url = "https://idp.example/oidc/authorize?client_id=cli&state=" + "x" * 120
+    text = "Open this URL in your browser, sign in, and allow access to the client now:"
+    wrapped = wrap(f"{text}\n\n  {url}\n  an indented line that goes on and on past forty", 40)
+    lines = wrapped.split("\n")
+    assert all(len(line) <= 40 for line in lines if "https://" not in line)
+    assert f"  {url}" in lines  # one line, however long
+    assert lines[0] == "Open this URL in your browser, sign in,"
+    assert lines[-1].startswith("  ") and lines[-2].startswith("  an indented")
+    assert wrap(text, None) == text  # not a terminal: as is
+
+
+def test_no_color_and_a_dumb_terminal_get_no_styles():
+    from apps.client.terminal import styles_wanted
+
+    assert styles_wanted({"TERM": "xterm-256color"}, isatty=True)
+    assert not styles_wanted({"TERM": "xterm", "NO_COLOR": "1"}, isatty=True)
+    assert not styles_wanted({"TERM": "dumb"}, isatty=True)
+    assert not styles_wanted({"TERM": "xterm"}, isatty=False)
+    assert styles_wanted({"TERM": "xterm", "NO_COLOR": ""}, isatty=True)  # empty: not set

@@ -245,10 +245,12 @@ def test_a_response_from_another_sign_in_is_caught_as_state_mismatch(origins, pa
         waiting.authorization_url()
         sign_in_and_answer(page, screenshots, other.authorization_url())
         waiting.type(page.url)  # pasted into the wrong terminal
+        waiting.wait_for(r"State mismatch.*Try again")  # refused, and asked again
+        waiting.process.stdin.close()  # Ctrl+D: no second try
         assert waiting.finish() == 1
         other.process.send_signal(signal.SIGINT)  # Ctrl+C before any token: 130
         assert other.finish() == 130
-    assert "Refusing the pasted response: state mismatch" in waiting.output
+    assert "State mismatch: that response belongs to a different sign-in" in waiting.output
     assert "Tokens received" not in waiting.output
     assert "Stopped before sign-in finished" in other.output
     assert "Traceback" not in waiting.output + other.output

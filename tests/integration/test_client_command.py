@@ -5,12 +5,16 @@ the consent page with requests (tests/flows.py), and pastes back what the receiv
 """
 
 import dataclasses
+import json
 import re
 import signal
 import socket
+import stat
+import threading
+import time
 from io import StringIO
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import pytest
 import requests
@@ -188,13 +192,23 @@ def test_denied_consent_is_reported_as_access_denied(origins, seed_client, end_u
     assert not client_tokens().exists()
 
 
-def test_response_from_another_sign_in_is_refused_as_state_mismatch(
-    origins, seed_client, end_user, monkeypatch
+def test_response_from_another_sign_in_is_refused_as_state_mismatch_and_asked_again(
+    origins, seed_client, end_user, monkeypatch, quick
 ):
     answer = answer_to_another_sign_in(origins)
     pasted = f"{origins.receiver_url}?{urlencode(answer)}\n"
-    with pytest.raises(CommandError, match="state mismatch"):
-        run_client(origins, monkeypatch, lines=[pasted])
+    person = Person(StringIO(), origins, lines=[pasted])
+    out, err = run_client(origins, monkeypatch, "--max-refreshes", "0", person=person)
+    assert "State mismatch" in err and "Try again" in err
+    assert person.prompts == 2
+    assert "Tokens received" in out  # the right answer, pasted next, signs in
+
+
+def test_three_mismatched_responses_end_the_sign_in(origins, seed_client, end_user, monkeypatch):
+    answer = answer_to_another_sign_in(origins)
+    pasted = f"{origins.receiver_url}?{urlencode(answer)}\n"
+    with pytest.raises(CommandError, match="No usable code after 3 tries"):
+        run_client(origins, monkeypatch, lines=[pasted] * 3)
     assert not client_tokens().exists()
 
 
@@ -438,3 +452,238 @@ def test_issuer_must_equal_the_discovered_one(origins):
 def test_bad_flag_values_are_refused(flag, value):
     with pytest.raises(CommandError, match=flag.lstrip("-")):
         call_command("pkce_client", flag, value, stdout=StringIO())
+
+
+class LoopbackBrowser:
+    """The browser `--loopback` opens: signs in, consents, and follows the IdP's redirect
+    to the command's own 127.0.0.1 receiver (in a thread, as a browser runs beside it)."""
+
+    def __init__(self, origins) -> None:
+        self.origins = origins
+        self.refused_by_idp = ""
+        self.pages: list[int] = []
+        self.thread: threading.Thread | None = None
+
+    def __call__(self, url: str) -> bool:
+        self.thread = threading.Thread(target=self.browse, args=(url,), daemon=True)
+        self.thread.start()
+        return True
+
+    def browse(self, url: str) -> None:
+        params = dict(parse_qsl(urlsplit(url).query))
+        with requests.Session() as http:
+            http.trust_env = False
+            http.verify = self.origins.ca_file
+            flows.log_in(http, self.origins.idp_url, "alice", END_USER_PASSWORD)
+            page = http.get(url, allow_redirects=False, timeout=10)
+            if page.status_code not in (301, 302) and 'name="allow"' not in page.text:
+                self.refused_by_idp = f"HTTP {page.status_code}"
+                answer = {
+                    "error": "invalid_request",
+                    "state": params["state"],
+                    "iss": self.origins.issuer,
+                }
+            else:
+                answer = flows.consent(http, self.origins.idp_url, params)
+            back = http.get(params["redirect_uri"], params=answer, timeout=10)
+            self.pages.append(back.status_code)
+
+
+def test_loopback_signs_in_without_a_paste(
+    origins, seed_client, end_user, monkeypatch, quick, revoked
+):
+    seed_client.redirect_uris = [origins.receiver_url, "http://127.0.0.1/callback"]
+    seed_client.save()
+    browser = LoopbackBrowser(origins)
+    monkeypatch.setattr(Command, "open_url", staticmethod(browser))
+    stdout, stderr = StringIO(), StringIO()
+    try:
+        call_command(
+            "pkce_client",
+            *flows.client_flags(origins),
+            "--loopback",
+            "--timeout",
+            "30",
+            "--max-refreshes",
+            "1",
+            "--interval",
+            "0.01",
+            stdout=stdout,
+            stderr=stderr,
+        )
+    except CommandError:
+        if browser.refused_by_idp:
+            pytest.skip(
+                f"the IdP refuses the loopback redirect URI ({browser.refused_by_idp}): "
+                "loopback matching (RFC 8252 §7.3) is not merged yet"
+            )
+        raise
+    finally:
+        if browser.thread:
+            browser.thread.join(10)
+    out = stdout.getvalue()
+    assert re.search(r"Redirect URI  http://127\.0\.0\.1:\d+/callback", out)
+    assert re.search(r"received \(state (and iss )?checked\)", out)
+    assert "ID token valid" in out and "refresh 1:" in out
+    assert browser.pages == [200]
+    assert "Authorization code: " not in out  # nothing to paste
+    assert_revoked_or_noted(out, origins, revoked)
+
+
+def test_remember_keeps_the_sign_in_status_shows_it_the_next_run_resumes_logout_revokes(
+    origins, seed_client, end_user, monkeypatch, quick, tmp_path
+):
+    kept = tmp_path / "state" / "grants.json"
+    store_flags = ["--store", str(kept)]
+    out, _ = run_client(origins, monkeypatch, "--remember", *store_flags, "--max-refreshes", "1")
+    assert "Sign-in kept in" in out and "revoked at" not in out
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    refresh_token = json.loads(kept.read_text())[f"{origins.issuer} test-cli"]["refresh_token"]
+
+    status, _ = run_client(origins, monkeypatch, "--status", *store_flags)
+    assert f"Issuer        {origins.issuer}" in status
+    assert "Client id     test-cli" in status
+    assert "User          user alice" in status
+    assert "offline_access" in status
+    assert refresh_token not in status and refresh_token[:6] not in status
+
+    person = Person(StringIO(), origins)
+    out, _ = run_client(
+        origins, monkeypatch, "--remember", *store_flags, "--max-refreshes", "1", person=person
+    )
+    assert "Resumed without signing in" in out
+    assert person.prompts == 0 and "Authorization code: " not in out
+    assert "refresh 1:" in out
+    resumed_token = json.loads(kept.read_text())[f"{origins.issuer} test-cli"]["refresh_token"]
+    assert resumed_token != refresh_token  # rotated, and the rotated one kept
+
+    out, _ = run_client(origins, monkeypatch, "--logout", *store_flags)
+    assert "Signed out: refresh token revoked" in out
+    assert json.loads(kept.read_text()) == {}
+    with requests.Session() as http:
+        http.trust_env = False
+        http.verify = origins.ca_file
+        answer = flows.token_request(
+            http,
+            origins.idp_url,
+            grant_type="refresh_token",
+            refresh_token=resumed_token,
+            client_id="test-cli",
+        )
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+    status, _ = run_client(origins, monkeypatch, "--status", *store_flags)
+    assert "Nothing kept" in status
+
+
+def test_without_remember_nothing_is_written(
+    origins, seed_client, end_user, monkeypatch, quick, tmp_path
+):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    run_client(origins, monkeypatch, "--max-refreshes", "0")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_store_file_others_can_read_is_refused_with_what_to_do(origins, tmp_path):
+    kept = tmp_path / "grants.json"
+    kept.write_text("{}")
+    kept.chmod(0o644)
+    with pytest.raises(CommandError, match="its mode is 0644"):
+        call_command("pkce_client", *flows.client_flags(origins), "--status", "--store", str(kept))
+
+
+DEVICE_URL = re.compile(r"^  (https://\S+user_code=\S+)$", re.MULTILINE)
+
+
+class DeviceUser:
+    """Someone at another device: opens verification_uri_complete, signs in, allows access.
+    Runs in a thread while the command polls, as a phone beside the terminal would."""
+
+    def __init__(self, origins, stdout: StringIO) -> None:
+        self.origins, self.stdout = origins, stdout
+        self.thread = threading.Thread(target=self.allow, daemon=True)
+        self.error = ""
+
+    def allow(self) -> None:
+        try:
+            for _ in range(100):  # the command prints the address before its first poll
+                found = DEVICE_URL.findall(self.stdout.getvalue())
+                if found:
+                    break
+                time.sleep(0.05)
+            with requests.Session() as http:
+                http.trust_env = False
+                http.verify = self.origins.ca_file
+                flows.log_in(http, self.origins.idp_url, "alice", END_USER_PASSWORD)
+                page = http.get(found[-1], timeout=10)
+                for _ in range(3):  # a code confirmation page, then consent: allow each
+                    action, fields = flows.form_inputs(page.text)
+                    if action is None:
+                        break
+                    fields["allow"] = "Allow"
+                    page = http.post(
+                        urljoin(page.url, action),
+                        data=fields,
+                        headers={"Referer": page.url},
+                        timeout=10,
+                    )
+        except Exception as exc:  # noqa: BLE001 (reported by the test, not lost in the thread)
+            self.error = repr(exc)
+
+
+def test_device_sign_in_polls_until_allowed_on_another_device(
+    origins, seed_client, end_user, monkeypatch, revoked
+):
+    with requests.Session() as http:
+        http.trust_env = False
+        http.verify = origins.ca_file
+        meta = http.get(f"{origins.issuer}/.well-known/openid-configuration", timeout=10).json()
+    if "device_authorization_endpoint" not in meta:
+        pytest.skip(
+            "the IdP advertises no device_authorization_endpoint (RFC 8628): "
+            "device authorization is not merged yet"
+        )
+    monkeypatch.setattr(Command, "sleep", staticmethod(lambda seconds: time.sleep(0.2)))
+    monkeypatch.setattr(Command, "retry_delays", staticmethod(lambda: iter([0.0, 0.0])))
+    stdout, stderr = StringIO(), StringIO()
+    user = DeviceUser(origins, stdout)
+    user.thread.start()
+    call_command(
+        "pkce_client",
+        *flows.client_flags(origins),
+        "--device",
+        "--max-refreshes",
+        "1",
+        "--interval",
+        "0.01",
+        stdout=stdout,
+        stderr=stderr,
+    )
+    user.thread.join(10)
+    assert not user.error
+    out = stdout.getvalue()
+    assert "enter the code" in out and "Tokens received" in out
+    assert "ID token valid" in out and "refresh 1:" in out
+    assert_revoked_or_noted(out, origins, revoked)
+
+
+def test_from_a_shell_an_expected_error_is_its_message_alone(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    missing = tmp_path / "no-ca.pem"
+    with pytest.raises(SystemExit) as ended:
+        Command().run_from_argv(
+            ["manage.py", "pkce_client", "--client-id", "x", "--ca-file", str(missing)]
+        )
+    assert ended.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"CA file {missing} not found.")
+    assert "CommandError" not in err and "\x1b[" not in err
+
+
+def test_with_remember_the_plan_says_stopping_keeps_the_sign_in(
+    origins, seed_client, end_user, monkeypatch, quick, tmp_path
+):
+    store = ["--store", str(tmp_path / "g.json")]
+    out, _ = run_client(origins, monkeypatch, "--remember", *store, "--max-refreshes", "1")
+    assert "(Ctrl+C stops earlier and keeps the sign-in for the next run)" in out
+    assert "revokes the refresh token" not in out

@@ -4,19 +4,23 @@ The edge: flags and settings in, a Terminal over the command's streams, then app
 """
 
 import argparse
+import os
+import shutil
 import sys
 import time
+import webbrowser
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.client import oidc, schedule
+from apps.client import oidc, schedule, store
 from apps.client.errors import ClientAbort
+from apps.client.loopback import DEFAULT_TIMEOUT_SECONDS
 from apps.client.run import RunSettings, run
 from apps.client.session import Clock
-from apps.client.terminal import Terminal
+from apps.client.terminal import Terminal, styles_wanted
 
 DEFAULT_SCOPE = "openid profile email offline_access"
 
@@ -48,6 +52,7 @@ class Command(BaseCommand):
     sleep: Callable[[float], None] = staticmethod(time.sleep)
     retry_delays: Callable[[], Iterator[float]] = staticmethod(schedule.retry_delays)
     read_line: Callable[[], str] = staticmethod(_stdin_line)
+    open_url: Callable[[str], bool] = staticmethod(webbrowser.open)
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -94,6 +99,52 @@ class Command(BaseCommand):
             dest="open_browser",
             help="Open the authorization URL in the system's browser.",
         )
+        methods = parser.add_mutually_exclusive_group()
+        methods.add_argument(
+            "--loopback",
+            action="store_true",
+            help="Sign in through the browser, which hands the code back to this command on "
+            "http://127.0.0.1:<a free port>/callback (RFC 8252): nothing to paste.",
+        )
+        methods.add_argument(
+            "--device",
+            action="store_true",
+            help="Sign in with a code entered on another device (RFC 8628): for a terminal "
+            "with no browser beside it (SSH, a container).",
+        )
+        parser.add_argument(
+            "--remember",
+            action="store_true",
+            help="On exit keep the sign-in instead of revoking it; the next --remember run "
+            "resumes it without signing in.",
+        )
+        parser.add_argument(
+            "--store",
+            metavar="PATH",
+            help="Keep the sign-in in this file (mode 0600) (default: the OS keyring if one "
+            f"is usable, else {store.default_store_path()}).",
+        )
+        methods.add_argument(
+            "--status",
+            action="store_true",
+            help="Show the kept sign-in (issuer, client, user, scopes, expiry; never a token).",
+        )
+        methods.add_argument(
+            "--logout",
+            action="store_true",
+            help="Revoke the kept sign-in at the IdP and delete it.",
+        )
+        parser.add_argument(
+            "--no-browser",
+            action="store_true",
+            help="With --loopback: print the URL only, open no browser.",
+        )
+        parser.add_argument(
+            "--timeout",
+            type=_positive_seconds,
+            default=DEFAULT_TIMEOUT_SECONDS,
+            help="With --loopback: seconds to wait for the browser (default: %(default)g).",
+        )
 
     def handle(self, *args, **options):
         run_settings = RunSettings(
@@ -107,11 +158,22 @@ class Command(BaseCommand):
             interval=options["interval"],
             max_refreshes=options["max_refreshes"],
             code=options["code"],
-            open_browser=options["open_browser"],
+            open_browser=self.open_browser(options),
+            method="loopback"
+            if options["loopback"]
+            else "device"
+            if options["device"]
+            else "paste",
+            timeout=options["timeout"],
+            remember=options["remember"],
+            action="status" if options["status"] else "logout" if options["logout"] else "run",
         )
-        terminal = Terminal(
-            self.stdout, self.stderr, success=self.style.SUCCESS, warning=self.style.WARNING
-        )
+        grant_store = None
+        if options["remember"] or options["status"] or options["logout"]:
+            path = Path(options["store"]).expanduser() if options["store"] else None
+            backend = None if path else self.keyring_backend()  # --store: the file, as asked
+            grant_store = store.open_store(path, backend)
+        terminal = self.terminal()
         try:
             run(
                 run_settings,
@@ -119,9 +181,46 @@ class Command(BaseCommand):
                 read_line=self.read_line,
                 clock=Clock(sleep=self.sleep),
                 retry_delays=self.retry_delays,
+                open_url=self.open_url,
+                store=grant_store,
             )
         except ClientAbort as abort:
             raise CommandError(str(abort), returncode=abort.returncode) from abort
+
+    def terminal(self) -> Terminal:
+        """Styles unless NO_COLOR, TERM=dumb or not a terminal; wrapped to a terminal's width."""
+        isatty = self.stdout.isatty()
+        styled = styles_wanted(os.environ, isatty=isatty)
+        return Terminal(
+            self.stdout,
+            self.stderr,
+            success=self.style.SUCCESS if styled else str,
+            warning=self.style.WARNING if styled else str,
+            width=shutil.get_terminal_size().columns if isatty else None,
+        )
+
+    def execute(self, *args, **options):
+        """From a shell, an expected error is its message alone (no "CommandError:")."""
+        if not styles_wanted(os.environ, isatty=True):  # NO_COLOR, TERM=dumb
+            options["no_color"] = True  # Django's own styles (its red errors) too
+        try:
+            return super().execute(*args, **options)
+        except CommandError as error:
+            if not getattr(self, "_called_from_command_line", False) or options.get("traceback"):
+                raise
+            self.stderr.write(str(error))
+            raise SystemExit(error.returncode) from None
+
+    def keyring_backend(self) -> object | None:
+        """The OS keyring's backend, if keyring finds one (else its "fail" stand-in)."""
+        import keyring  # only when a store is asked for: it looks for backends on import
+
+        return keyring.get_keyring()
+
+    def open_browser(self, options: dict) -> bool:
+        if options["loopback"]:
+            return not options["no_browser"]  # the browser is the way back: open it by default
+        return options["open_browser"]
 
     def client_id(self, given: str | None) -> str:
         if given:
