@@ -100,7 +100,7 @@ def test_the_code_is_bound_to_the_port_of_its_request(idp, public_client, person
 )
 def test_authorize_refuses_other_loopback_forms_with_a_page(idp, public_client, redirect_uri):
     answer = idp.get("/oidc/authorize", authorize_params(VERIFIER, redirect_uri=redirect_uri))
-    assert answer.status_code == 200  # the library's error page: never a redirect there
+    assert answer.status_code == 400  # the refusal page: never a redirect there
     assert "Location" not in answer
     assert "cannot continue" in answer.content.decode()
 
@@ -108,7 +108,7 @@ def test_authorize_refuses_other_loopback_forms_with_a_page(idp, public_client, 
 def test_an_error_redirect_to_a_loopback_port_carries_iss(idp, public_client, person):
     idp.force_login(person)
     params = authorize_params(VERIFIER, redirect_uri=LOOPBACK, client_id=CLIENT_ID)
-    answer = idp.post("/oidc/authorize", params)  # denied
+    answer = idp.post("/oidc/authorize/consent", params)  # denied: no `allow`
     assert answer["Location"].startswith(LOOPBACK + "?")
     assert redirect_params(answer["Location"])["error"] == "access_denied"
     assert redirect_params(answer["Location"])["iss"] == "https://idp.local:8443/oidc"
