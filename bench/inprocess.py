@@ -15,6 +15,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlencode
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BATCHES = 8
@@ -58,15 +59,17 @@ def main() -> None:
     fields["allow"] = "Allow"
     redirect = client.post(action, fields, secure=True)
     code = flows.redirect_params(redirect["Location"])["code"]
-    tokens = client.post(
+    exchange = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": run.REDIRECT_URI,
+        "client_id": run.CLIENT_ID,
+        "code_verifier": verifier,
+    }
+    tokens = client.post(  # the token endpoint takes urlencoded forms only (RFC 6749 §3.2)
         "/oidc/token",
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": run.REDIRECT_URI,
-            "client_id": run.CLIENT_ID,
-            "code_verifier": verifier,
-        },
+        urlencode(exchange),
+        content_type="application/x-www-form-urlencoded",
         secure=True,
     ).json()
 
