@@ -1,9 +1,13 @@
 """Walk the authorization endpoint as a browser would, with requests (no JavaScript needed)."""
 
+import os
+import subprocess
+import sys
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
+from django.conf import settings
 
 from apps.client import pkce
 
@@ -182,3 +186,18 @@ def client_flags(origins, client_id: str = "test-cli") -> list[str]:
         "--ca-file",
         origins.ca_file,
     ]
+
+
+def start_pkce_client(origins, *args: str) -> subprocess.Popen:
+    """`manage.py pkce_client` as a person starts it in a terminal, pointed at the test
+    servers: its stdin and stdout (stderr merged) are pipes, text, unbuffered."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "pkce_client", *client_flags(origins), *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )

@@ -10,7 +10,6 @@ import queue
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -63,23 +62,7 @@ class Client:
     """`manage.py pkce_client` in a subprocess, read line by line as a person reads a terminal."""
 
     def __init__(self, origins, *args: str) -> None:
-        command = [
-            sys.executable,
-            "manage.py",
-            "pkce_client",
-            *flows.client_flags(origins),
-            *args,
-        ]
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(
-            command,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        self.process = flows.start_pkce_client(origins, *args)
         self.output = ""
         self._ended = False
         self._lines: queue.Queue[str | None] = queue.Queue()

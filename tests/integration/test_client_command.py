@@ -107,6 +107,16 @@ def revoked(monkeypatch) -> list[str]:
     return tokens
 
 
+def refresh_as_test_cli(origins, refresh_token: str) -> requests.Response:
+    """What the IdP answers the command's client for this refresh token now."""
+    with requests.Session() as http:
+        http.trust_env = False
+        http.verify = origins.ca_file
+        return flows.refresh(
+            http, origins.idp_url, refresh_token=refresh_token, client_id="test-cli"
+        )
+
+
 def assert_revoked_or_noted(out: str, origins, revoked: list[str]) -> None:
     """With a revocation endpoint, the last refresh token no longer works; without, a note."""
     if "revoked at" not in out:
@@ -114,16 +124,7 @@ def assert_revoked_or_noted(out: str, origins, revoked: list[str]) -> None:
         assert revoked == []
         return
     assert len(revoked) == 1
-    with requests.Session() as http:
-        http.trust_env = False
-        http.verify = origins.ca_file
-        answer = flows.token_request(
-            http,
-            origins.idp_url,
-            grant_type="refresh_token",
-            refresh_token=revoked[0],
-            client_id="test-cli",
-        )
+    answer = refresh_as_test_cli(origins, revoked[0])
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
 
 
@@ -553,16 +554,7 @@ def test_remember_keeps_the_sign_in_status_shows_it_the_next_run_resumes_logout_
     out, _ = run_client(origins, monkeypatch, "--logout", *store_flags)
     assert "Signed out: refresh token revoked" in out
     assert json.loads(kept.read_text()) == {}
-    with requests.Session() as http:
-        http.trust_env = False
-        http.verify = origins.ca_file
-        answer = flows.token_request(
-            http,
-            origins.idp_url,
-            grant_type="refresh_token",
-            refresh_token=resumed_token,
-            client_id="test-cli",
-        )
+    answer = refresh_as_test_cli(origins, resumed_token)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
     status, _ = run_client(origins, monkeypatch, "--status", *store_flags)
     assert "Nothing kept" in status

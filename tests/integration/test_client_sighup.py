@@ -4,19 +4,15 @@ The client runs as a real process; a stand-in person signs in with requests and 
 the receiver's URL into its stdin, then the test hangs up on it.
 """
 
-import os
 import queue
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
-from django.conf import settings
 
 from tests import flows
 from tests.conftest import END_USER_PASSWORD
@@ -42,17 +38,7 @@ def read_until(lines: queue.Queue, output: list[str], pattern: str) -> re.Match:
 
 
 def test_sighup_in_the_refresh_loop_revokes_and_ends_cleanly(origins, seed_client, end_user):
-    command = [sys.executable, "manage.py", "pkce_client", *flows.client_flags(origins)]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [*command, "--interval", "1"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = flows.start_pkce_client(origins, "--interval", "1")
     lines: queue.Queue[str | None] = queue.Queue()
 
     def pump() -> None:
