@@ -20,6 +20,8 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
+from apps.idp import sign_in_lockout
+
 logger = logging.getLogger("idp.audit")
 
 ADMIN_ACTIONS = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
@@ -41,7 +43,7 @@ def record(
         "client_id": client_id,
         "user_id": user_id,
         "grant_id": grant_id,
-        "source": request.META.get("REMOTE_ADDR", "") if request is not None else "",
+        "source": (sign_in_lockout.client_address(request) or "") if request is not None else "",
         "request_id": getattr(request, "request_id", "") if request is not None else "",
         **details,
     }

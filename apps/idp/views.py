@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views import defaults
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.idp import account, audit, reauthentication, rfc8628, sign_in_lockout
 from apps.idp import device as device_grants
+from apps.idp.errors import TemporarilyUnavailable, json_error
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +86,10 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return defaults.server_error(request)
     logger.error("database unavailable: answering 503 (%s)", type(error).__name__)
     if request.path.startswith("/oidc/") and not request.path.startswith(PAGES_UNDER_OIDC):
-        body = {
-            "error": "temporarily_unavailable",
-            "error_description": "The IdP cannot reach its database; try again shortly.",
-        }
-        response: HttpResponse = JsonResponse(body, status=503)
-        response["Cache-Control"] = "no-store"
+        unavailable = TemporarilyUnavailable(
+            "The IdP cannot reach its database; try again shortly."
+        )
+        response: HttpResponse = json_error(unavailable)
     else:
         response = render(request, "idp/unavailable.html", status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
