@@ -8,7 +8,7 @@ from oidc_provider.admin import ClientAdmin, ClientForm
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, RSAKey, Token
 
-from apps.idp import keys, services
+from apps.idp import keys, policy, services
 from apps.idp.models import ECKey
 
 JWT_ALG_CHOICES = [
@@ -77,10 +77,16 @@ def fingerprint(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:8]
 
 
-# The library's __str__ of Token and Code prints the access token or the code: the admin puts
-# it in list pages, delete confirmations and its change log (LogEntry.object_repr, stored).
-Token.__str__ = lambda self: f"{self.client} - token {fingerprint(self.access_token)}"
-Code.__str__ = lambda self: f"{self.client} - code {fingerprint(self.code)}"
+def stored_fingerprint(stored: str) -> str:
+    """The fingerprint of the code or token a column keeps the hash of (`policy.hashed_once`):
+    the same 8 digits `fingerprint` gives for the value a client holds, so the two match."""
+    return policy.hashed_once(stored)[:8]
+
+
+# The library's __str__ of Token and Code prints the column (now a hash, once a usable value):
+# the admin puts it in list pages, delete confirmations and its change log (LogEntry.object_repr).
+Token.__str__ = lambda self: f"{self.client} - token {stored_fingerprint(self.access_token)}"
+Code.__str__ = lambda self: f"{self.client} - code {stored_fingerprint(self.code)}"
 
 
 class SecretFreeAdmin(admin.ModelAdmin):
@@ -108,7 +114,7 @@ class CodeAdmin(SecretFreeAdmin):
 
     @admin.display(description="Code (fingerprint)")
     def fingerprint(self, obj: Code) -> str:
-        return fingerprint(obj.code)
+        return stored_fingerprint(obj.code)
 
 
 @admin.register(Token)
@@ -118,11 +124,11 @@ class TokenAdmin(SecretFreeAdmin):
 
     @admin.display(description="Access token (fingerprint)")
     def fingerprint(self, obj: Token) -> str:
-        return fingerprint(obj.access_token)
+        return stored_fingerprint(obj.access_token)
 
     @admin.display(description="Refresh token (fingerprint)")
     def refresh_fingerprint(self, obj: Token) -> str:
-        return fingerprint(obj.refresh_token) if obj.refresh_token else ""
+        return stored_fingerprint(obj.refresh_token) if obj.refresh_token else ""
 
 
 @admin.register(RSAKey)

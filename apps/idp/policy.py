@@ -116,8 +116,27 @@ def refresh_token_family(value: str) -> str | None:
 
 
 def token_hash(secret: str) -> str:
-    """SHA-256 hex of a code or refresh token: what we keep once the value itself is gone."""
+    """SHA-256 hex of a code or token: all the database keeps of it, written and looked up by.
+
+    Unkeyed: every value hashed is 128 or more random bits (a uuid4 or `new_refresh_token`),
+    which no dictionary covers, and a hash without a key survives a SECRET_KEY rotation.
+    """
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+# What `token_hash` stores. No value this IdP or the library issues looks like one: codes and
+# access tokens are 32 hex digits, refresh tokens 65 characters with a dot (or the library's
+# 32 hex digits), so a 64-hex-digit column value is a hash already.
+_TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def is_token_hash(stored: str) -> bool:
+    return bool(_TOKEN_HASH.fullmatch(stored))
+
+
+def hashed_once(stored: str) -> str:
+    """A code or token column's value as hashed storage keeps it: hashed unless it is already."""
+    return stored if is_token_hash(stored) else token_hash(stored)
 
 
 def same_endpoint(url: str, redirect_uri: str) -> bool:

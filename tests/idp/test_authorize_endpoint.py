@@ -2,7 +2,6 @@
 
 import pytest
 from oidc_provider.models import Client as OIDCClient
-from oidc_provider.models import Code
 
 from apps.idp import policy
 from apps.idp.models import Grant
@@ -99,9 +98,8 @@ def test_deny_carries_iss_and_the_state_unaltered(idp, public_client, person):
 
 
 def test_code_is_bound_to_the_redirect_uri_of_its_request(idp, public_client, person):
-    authorize(idp, person)
-    code = Code.objects.get()
-    grant = Grant.objects.get(code_hash=policy.token_hash(code.code))
+    authorized = authorize(idp, person)
+    grant = Grant.objects.get(code_hash=policy.token_hash(authorized.code))
     assert grant.redirect_uri == REDIRECT_URI
     assert grant.exchanged_at is None
 

@@ -9,6 +9,7 @@ import base64
 import pytest
 from oidc_provider.models import Token
 
+from apps.idp import policy
 from tests.idp.oauth import CLIENT_ID, authorize, exchange, oauth_error, stored
 from tests.idp.test_back_channel import add_confidential_client
 
@@ -72,7 +73,7 @@ def test_revocation_refuses_a_public_clients_secret(idp, public_client, person):
     ):
         answer = idp.post("/oidc/revoke", {"token": tokens["refresh_token"], **form}, **headers)
         assert answer.status_code in (400, 401) and oauth_error(answer) == "invalid_client"
-    assert Token.objects.filter(refresh_token=tokens["refresh_token"]).exists()
+    assert Token.objects.filter(refresh_token=policy.token_hash(tokens["refresh_token"])).exists()
 
 
 def test_introspection_refuses_two_methods_at_once(idp, public_client, person):

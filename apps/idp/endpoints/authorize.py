@@ -14,6 +14,7 @@ RFC 6749 §4.1.2.1). A request that cannot be sent back to the client gets a 400
 import logging
 import re
 import time
+from dataclasses import dataclass
 from email.header import decode_header, make_header
 
 from django.conf import settings
@@ -26,7 +27,6 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from oidc_provider import views as library
 from oidc_provider.lib.endpoints.authorize import AuthorizeEndpoint
 from oidc_provider.lib.errors import AuthorizeError, ClientIdError, RedirectUriError
-from oidc_provider.models import Code
 
 from apps.idp import audit, policy, reauthentication
 from apps.idp.endpoints import repeated_param
@@ -67,6 +67,18 @@ class SignInRequired(Exception):
     def __init__(self, fresh: bool) -> None:
         super().__init__("sign-in required")
         self.fresh = fresh  # a sign-in from before this request does not count
+
+
+@dataclass(frozen=True)
+class SentCode:
+    """A code as the library's create_response_uri uses what create_code returns: it calls
+    `save()`, then puts `code` in the redirect. The row is saved already, holding only the
+    code's hash, so `save()` has nothing left to do."""
+
+    code: str
+
+    def save(self) -> None:
+        pass
 
 
 class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
@@ -186,11 +198,14 @@ class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
             raise self.redirect_error(problem.error, problem.description)
         raise SignInRequired(fresh=True)
 
-    def create_code(self) -> Code:
-        code = super().create_code()
+    def create_code(self) -> SentCode:
+        code = super().create_code()  # unsaved
+        sent = SentCode(code.code)
+        code.code = policy.token_hash(sent.code)  # a database dump holds no usable code
+        code.save()
         grant = Grant.objects.create(
             client=self.client,
-            code_hash=policy.token_hash(code.code),
+            code_hash=code.code,
             family=policy.new_family(),
             redirect_uri=self.params["redirect_uri"],
             created_at=timezone.now(),
@@ -202,7 +217,7 @@ class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
             user_id=self.request.user.pk,
             grant_id=grant.pk,
         )
-        return code
+        return sent
 
 
 def library_error_code(location: str, redirect_uri: str) -> str | None:

@@ -37,8 +37,9 @@ def revoke(request: HttpRequest) -> None:
 
 
 def revoke_token(oidc_client: OIDCClient, value: str, hint: str) -> None:
-    by_refresh = Q(refresh_token=value)
-    by_access = Q(access_token=value)
+    stored = policy.token_hash(value)  # the columns keep only this
+    by_refresh = Q(refresh_token=stored)
+    by_access = Q(access_token=stored)
     lookups = (by_access, by_refresh) if hint == "access_token" else (by_refresh, by_access)
     for lookup in lookups:
         token = (

@@ -53,7 +53,7 @@ def userinfo_claims(request: HttpRequest) -> dict[str, Any]:
     invalid = InvalidToken("The access token is invalid or expired.")
     if not policy.is_opaque_value(value):
         raise invalid
-    token = token_sql.token_for_userinfo(value)
+    token = token_sql.token_for_userinfo(policy.token_hash(value))
     if token is None or token.has_expired() or token.user is None:
         raise invalid  # a token with no user (client_credentials) has no userinfo
     if "openid" not in token.scope:

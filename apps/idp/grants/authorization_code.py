@@ -39,13 +39,14 @@ def handle(request: TokenRequest) -> TokenAnswer:
     if not policy.is_opaque_value(value):
         raise InvalidGrant(INVALID)
 
+    code_hash = policy.token_hash(value)  # the code's row and its grant keep only this
     code = (
         Code.objects.select_for_update()
         .select_related("user")
-        .filter(code=value, client=client)
+        .filter(code=code_hash, client=client)
         .first()
     )
-    grant = Grant.objects.filter(code_hash=policy.token_hash(value), client=client).first()
+    grant = Grant.objects.filter(code_hash=code_hash, client=client).first()
 
     if code is None:
         if grant is not None and grant.exchanged_at is not None:

@@ -8,6 +8,7 @@ from apps.idp.grants.common import (
     TokenRequest,
     authenticate_client,
     check_can_sign_for,
+    keep_hashes_only,
     token_answer,
 )
 
@@ -28,5 +29,6 @@ def handle(request: TokenRequest) -> TokenAnswer:
         raise InvalidScope("The scope exceeds what this client may get.")
 
     token = create_token(user=None, client=client, scope=requested or client.scope)
+    issued = keep_hashes_only(token)
     token.save()
-    return token_answer(token)  # no user: no ID token, no refresh token
+    return token_answer(token, issued)  # no user: no ID token, no refresh token

@@ -185,17 +185,39 @@ def id_token_claims(
     )
 
 
+@dataclass(frozen=True)
+class IssuedValues:
+    """A new token's access and refresh values: the response carries them, nothing else does."""
+
+    access_token: str
+    refresh_token: str
+
+
+def keep_hashes_only(token: Token) -> IssuedValues:
+    """Put the SHA-256 of the token's values in their place (what is saved) and return the values.
+
+    A database dump or an admin page then holds nothing a client could present. Called once
+    whatever derives from the values (the ID token's `at_hash`) has been computed.
+    """
+    issued = IssuedValues(token.access_token, token.refresh_token)
+    token.access_token = policy.token_hash(issued.access_token)
+    token.refresh_token = policy.token_hash(issued.refresh_token)
+    return issued
+
+
 def token_answer(
     token: Token,
+    issued: IssuedValues,
     id_token: dict[str, Any] | None = None,
     grant_id: int | None = None,
     *,
     refreshable: bool = False,
 ) -> TokenAnswer:
-    """`refreshable`: the grant's scope has `offline_access` whatever the token's says (a
-    refresh that narrowed the access token). `grant_id`: for the audit trail."""
+    """`issued`: the token's values in clear. `refreshable`: the grant's scope has
+    `offline_access` whatever the token's says (a refresh that narrowed the access token).
+    `grant_id`: for the audit trail."""
     body: dict[str, Any] = {
-        "access_token": token.access_token,
+        "access_token": issued.access_token,
         "token_type": "Bearer",
         "expires_in": settings.OIDC_TOKEN_EXPIRE,
         "scope": " ".join(token.scope),
@@ -204,7 +226,7 @@ def token_answer(
         # Only `offline_access` earns a refresh token (OIDC Core §11); without it the
         # stored refresh value is never disclosed and the refresh grant refuses it anyway.
         # A token with no user (client_credentials) never gets one: the client can ask again.
-        body["refresh_token"] = token.refresh_token
+        body["refresh_token"] = issued.refresh_token
     return TokenAnswer(token.client, body, id_token or None, token.user_id, grant_id)
 
 
@@ -214,6 +236,7 @@ def issue(
     """Save a new token of the grant and answer with it."""
     id_token = id_token_claims(request, token, user, nonce) if openid else None
     token.id_token = id_token or {}
+    issued = keep_hashes_only(token)
     token.save()
     IssuedToken.objects.create(token=token, grant=grant)
-    return token_answer(token, id_token, grant.pk)
+    return token_answer(token, issued, id_token, grant.pk)

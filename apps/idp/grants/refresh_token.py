@@ -23,6 +23,7 @@ from apps.idp.grants.common import (
     check_can_sign_for,
     client_credentials,
     id_token_claims,
+    keep_hashes_only,
     revoke_grant,
     setting_seconds,
     token_answer,
@@ -63,16 +64,19 @@ def handle(request: TokenRequest) -> TokenAnswer:
     fresh.refresh_token = policy.new_refresh_token(grant.family)
     id_token = id_token_claims(request, fresh, token.user, None) if token.id_token else None
     fresh.id_token = id_token or {}
+    issued = keep_hashes_only(fresh)
     # Rotate in place, only if nobody rotated it meanwhile: of concurrent requests with
-    # the same refresh token exactly one matches this UPDATE (RFC 9700 §4.14.2).
-    if not token_sql.rotate(token.pk, value, fresh):
+    # the same refresh token exactly one matches this UPDATE (RFC 9700 §4.14.2). The row's
+    # refresh_token is the presented value's hash: that is what found it.
+    if not token_sql.rotate(token.pk, token.refresh_token, fresh):
         raise InvalidGrant(INVALID)
-    token_sql.touch_grant(grant.pk, request.now, policy.token_hash(value))
-    return token_answer(fresh, id_token, grant.pk, refreshable=True)
+    token_sql.touch_grant(grant.pk, request.now, token.refresh_token)
+    return token_answer(fresh, issued, id_token, grant.pk, refreshable=True)
 
 
 def lock_presented(http: HttpRequest, value: str) -> token_sql.PresentedRefresh | None:
-    """The refresh token's row with its client, grant and user, locked; one query.
+    """The refresh token's row (found by the value's hash) with its client, grant and user,
+    locked; one query.
 
     Selected by the client_id the request names, so that client comes in the same query;
     when nothing matches, `authenticate_client` reads the client itself.
@@ -80,7 +84,7 @@ def lock_presented(http: HttpRequest, value: str) -> token_sql.PresentedRefresh 
     client_id, _ = client_credentials(http)
     if not (client_id and policy.is_opaque_value(value) and policy.is_opaque_value(client_id)):
         return None
-    return token_sql.lock_refresh_token(value, client_id)
+    return token_sql.lock_refresh_token(policy.token_hash(value), client_id)
 
 
 def expired(request: TokenRequest, grant: Grant) -> bool:
