@@ -5,6 +5,7 @@ from oidc_provider.models import Code, RSAKey, Token
 
 from apps.idp import admin, keys, services
 from apps.idp.models import ECKey
+from tests.idp.oauth import authorize, exchange
 
 IDP_HOST = "idp.local:8443"
 
@@ -198,6 +199,16 @@ def test_admin_never_shows_tokens_or_codes(admin_client_https, live_grant):
     assert not Token.objects.exists() and not Code.objects.exists()
     log = LogEntry.objects.values_list("object_repr", flat=True)
     assert not any(secret.decode() in repr_ for repr_ in log for secret in SECRETS)
+
+
+def test_the_admin_fingerprint_is_the_one_of_the_value_the_client_holds(
+    admin_client_https, public_client, idp, person
+):
+    tokens = exchange(idp, authorize(idp, person)).json()
+    listing = admin_client_https.get("/admin/oidc_provider/token/").content.decode()
+    assert admin.fingerprint(tokens["access_token"]) in listing
+    assert tokens["access_token"] not in listing
+    assert Token.objects.get().access_token not in listing  # nor the full hash
 
 
 def test_admin_generates_rsa_keys_and_never_shows_them(admin_client_https):
