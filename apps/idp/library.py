@@ -30,6 +30,24 @@ LIBRARY_INTERNALS: tuple[tuple[str, str, str], ...] = (
         "a client class whose redirect_uris apply policy.redirect_uri_matches (loopback ports)",
     ),
     (
+        "oidc_provider.lib.endpoints.authorize.AuthorizeEndpoint.create_response_uri() calls "
+        "self.create_code(), then only its save() and its .code (for response_type=code)",
+        "endpoints/authorize.py",
+        "create_code saves the code's hash itself and returns the value for the redirect",
+    ),
+    (
+        "oidc_provider.lib.endpoints.introspection.TokenIntrospectionEndpoint: __init__ calls "
+        "_extract_params(), which sets params['token']; validate_params() looks it up as "
+        "Token.access_token",
+        "endpoints/introspection.py",
+        "the token is replaced by its hash there, so the library finds the hashed row",
+    ),
+    (
+        "oidc_provider.lib.utils.token.create_token and create_code: values are uuid4().hex",
+        "policy.hashed_once, migrations/*_hash_tokens_at_rest.py",
+        "32 hex digits never look like a stored 64-hex-digit hash, so nothing is hashed twice",
+    ),
+    (
         "oidc_provider.lib.claims.ScopeClaims.get_scopes_info(scopes): name, description",
         "device.py",
         "the device consent page describes scopes as the code flow's consent page does",

@@ -7,15 +7,22 @@ A failure here means a library upgrade changed something the IdP leans on: read 
 import base64
 import hashlib
 import inspect
+import re
 
 from django.test import RequestFactory
 from oidc_provider import settings as library_settings
 from oidc_provider import views
 from oidc_provider.lib.claims import StandardScopeClaims
 from oidc_provider.lib.endpoints.authorize import AuthorizeEndpoint
+from oidc_provider.lib.endpoints.introspection import TokenIntrospectionEndpoint
 from oidc_provider.lib.errors import AuthorizeError, ClientIdError, RedirectUriError
 from oidc_provider.lib.utils.oauth2 import extract_client_auth
-from oidc_provider.lib.utils.token import create_id_token, create_token, encode_id_token
+from oidc_provider.lib.utils.token import (
+    create_code,
+    create_id_token,
+    create_token,
+    encode_id_token,
+)
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, RSAKey, Token
 
@@ -54,6 +61,28 @@ def test_authorize_endpoint_validates_into_params_client_and_is_authentication(p
         assert endpoint.params[name] == query[name]
     assert endpoint.params["code_challenge_method"] == "S256"
     assert parameters(AuthorizeEndpoint.create_code) == ["self"]
+
+
+def test_authorize_endpoint_uses_only_save_and_code_of_what_create_code_returns():
+    source = inspect.getsource(AuthorizeEndpoint.create_response_uri)
+    assert "code = self.create_code()\n" in source
+    assert "code.save()\n" in source
+    assert source.count("code.") == source.count("code.save()") + source.count("code.code")
+
+
+def test_introspection_endpoint_looks_up_the_token_param_as_the_access_token():
+    assert "self._extract_params()" in inspect.getsource(TokenIntrospectionEndpoint.__init__)
+    endpoint = TokenIntrospectionEndpoint(requests.post("/oidc/introspect", {"token": "t"}))
+    assert endpoint.params["token"] == "t"
+    source = inspect.getsource(TokenIntrospectionEndpoint.validate_params)
+    assert 'Token.objects.get(access_token=self.params["token"])' in source
+
+
+def test_library_codes_and_tokens_are_32_hex_digits(public_client):
+    token = create_token(user=None, client=public_client, scope=["openid"])
+    code = create_code(None, public_client, ["openid"], "", True)
+    for value in (token.access_token, token.refresh_token, code.code):
+        assert re.fullmatch(r"[0-9a-f]{32}", value), value
 
 
 def test_authorize_endpoint_loads_its_client_class_and_checks_redirect_uri_with_in():
