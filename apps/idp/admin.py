@@ -92,8 +92,9 @@ Code.__str__ = lambda self: f"{self.client} - code {stored_fingerprint(self.code
 class SecretFreeAdmin(admin.ModelAdmin):
     """Live codes and tokens: listed by fingerprint, never shown, edited or searched by value.
 
-    Whoever reads the page (or its HTML in a proxy log) could otherwise use the token. Rows stay
-    deletable: deleting one revokes it.
+    The columns hold SHA-256 hashes, which no endpoint accepts; still only a fingerprint is
+    shown, the one the holder of the value can compute. Rows stay deletable: deleting one
+    revokes it.
     """
 
     list_display = ["fingerprint", "client", "user", "expires_at"]
