@@ -47,6 +47,11 @@ def challenge_params(answer) -> dict[str, str]:
 
 
 def metadata_url(origins) -> str:
+    """The API's own metadata (RFC 9728 §3.1: the well-known prefix before its path)."""
+    return f"{origins.receiver_url}.well-known/oauth-protected-resource/api/profile"
+
+
+def origin_metadata_url(origins) -> str:
     return f"{origins.receiver_url}.well-known/oauth-protected-resource"
 
 
@@ -163,7 +168,7 @@ def test_the_secret_file_is_the_fallback(
 
 
 def test_the_protected_resource_metadata(https, origins, resource_server):
-    answer = https.get(metadata_url(origins), timeout=10)
+    answer = https.get(origin_metadata_url(origins), timeout=10)
     assert answer.status_code == 200
     assert answer.json() == {
         "resource": origins.receiver_url.rstrip("/"),
