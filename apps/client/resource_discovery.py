@@ -193,8 +193,10 @@ def discover_and_register(
     terminal: Terminal,
     *,
     store: RegistrationStore | None,
+    kept_only: bool = False,
 ) -> Discovered:
-    """Each step one line; a failed check or answer stops with ClientAbort."""
+    """Each step one line; a failed check or answer stops with ClientAbort. `kept_only`
+    (--logout): use the kept registration, never make one."""
     try:
         metadata_url = probe(http, api_url)
         terminal.say(f"API           {api_url} answered 401: its metadata is at {metadata_url}")
@@ -208,7 +210,7 @@ def discover_and_register(
             f"Auth server   {server.issuer} (RFC 8414 metadata at {server.metadata_url} OK; "
             f"registration at {server.registration_endpoint})"
         )
-        registration, kept = _registration(http, server, rp, terminal, store)
+        registration, kept = _registration(http, server, rp, terminal, store, kept_only)
     except OIDCError as exc:
         raise ClientAbort(f"Discovery from {api_url} stopped: {exc}") from exc
     rp = replace(rp, client_id=registration.client_id, resource=api.resource)
@@ -221,6 +223,7 @@ def _registration(
     rp: RelyingParty,
     terminal: Terminal,
     store: RegistrationStore | None,
+    kept_only: bool = False,
 ) -> tuple[StoredRegistration, bool]:
     kept = store.load_registration(server.issuer) if store is not None else None
     if kept is not None and still_registered(http, kept):
@@ -228,6 +231,10 @@ def _registration(
         return kept, True
     if kept is not None and store is not None:
         store.delete_registration(server.issuer)
+    if kept_only:
+        where = store.where if store is not None else "no store"
+        raise ClientAbort(f"No registration at {server.issuer} kept in {where}: nothing to do.")
+    if kept is not None:
         terminal.say(f"Registered    client {kept.client_id} is gone at the IdP: registering again")
     registration = register(http, server, rp)
     if store is not None:
@@ -237,16 +244,24 @@ def _registration(
     return registration, store is not None
 
 
-def forget(http: requests.Session, registration: StoredRegistration, terminal: Terminal) -> None:
-    """On exit without --remember: deregister, so no unused client is left at the IdP."""
+def forget(
+    http: requests.Session,
+    registration: StoredRegistration,
+    terminal: Terminal,
+    store: RegistrationStore | None = None,
+) -> None:
+    """On exit without --remember, or after --logout: deregister, so no unused client is left
+    at the IdP (its grants go with it), and drop it from the store."""
     try:
         delete_registration(http, registration)
     except OIDCError as exc:
         terminal.warn(
             f"Could not delete the registration of client {registration.client_id}: {exc}"
         )
-    else:
-        terminal.say(f"Client {registration.client_id} deregistered at the IdP (RFC 7592).")
+        return
+    if store is not None:
+        store.delete_registration(registration.issuer)
+    terminal.say(f"Client {registration.client_id} deregistered at the IdP (RFC 7592).")
 
 
 def call_api(

@@ -109,16 +109,21 @@ def with_discovered_client(
     stack: ExitStack,
 ) -> RunSettings:
     """--resource: the issuer and a client registered there, found from the API's address.
-    The registration is kept with --remember's store; otherwise deleted when the run ends."""
-    keep = store if settings.remember or settings.action == "logout" else None
+    The registration is kept with --remember's store; otherwise deleted when the run ends,
+    as after --logout."""
+    logout = settings.action == "logout"
+    keep = store if settings.remember or logout else None
     found = resource_discovery.discover_and_register(
         http,
         settings.resource or "",
         settings.rp,
         terminal,
         store=keep,  # FileStore and KeyringStore keep registrations too
+        kept_only=logout,
     )
-    if not found.kept:
+    if logout:
+        stack.callback(resource_discovery.forget, http, found.registration, terminal, keep)
+    elif not found.kept:
         stack.callback(resource_discovery.forget, http, found.registration, terminal)
     return dataclasses.replace(settings, issuer=found.issuer, rp=found.rp)
 
