@@ -155,8 +155,11 @@ def register(
     return StoredRegistration(server.issuer, client_id, uri, token)
 
 
-def still_registered(http: requests.Session, registration: StoredRegistration) -> bool:
-    """RFC 7592 §2.1: read the registration; False once the IdP no longer knows it."""
+def read_registration(
+    http: requests.Session, registration: StoredRegistration
+) -> StoredRegistration | None:
+    """RFC 7592 §2.1: read the registration; None once the IdP no longer knows it. The
+    answer may carry a new registration access token, which replaces the old one."""
     headers = {"Authorization": f"Bearer {registration.registration_access_token}"}
     try:
         body = answer(
@@ -164,8 +167,13 @@ def still_registered(http: requests.Session, registration: StoredRegistration) -
             "the registration",
         )
     except OAuthError:
-        return False  # 401 invalid_token: deleted (or purged, unused) at the IdP
-    return body.get("client_id") == registration.client_id
+        return None  # 401 invalid_token: deleted (or purged, unused) at the IdP
+    if body.get("client_id") != registration.client_id:
+        return None
+    token = body.get("registration_access_token")
+    if isinstance(token, str) and token:
+        return replace(registration, registration_access_token=token)
+    return registration
 
 
 def delete_registration(http: requests.Session, registration: StoredRegistration) -> None:
@@ -226,9 +234,11 @@ def _registration(
     kept_only: bool = False,
 ) -> tuple[StoredRegistration, bool]:
     kept = store.load_registration(server.issuer) if store is not None else None
-    if kept is not None and still_registered(http, kept):
-        terminal.say(f"Registered    as client {kept.client_id} before (kept in {store.where})")
-        return kept, True
+    current = read_registration(http, kept) if kept is not None else None
+    if current is not None and store is not None:
+        store.save_registration(current)  # its token may be new: the old one is spent
+        terminal.say(f"Registered    as client {current.client_id} before (kept in {store.where})")
+        return current, True
     if kept is not None and store is not None:
         store.delete_registration(server.issuer)
     if kept_only:

@@ -39,7 +39,7 @@ def answers(overrides: dict | None = None) -> dict:
                 "registration_client_uri": MANAGE,
             },
         ),
-        ("GET", MANAGE): response(200, {"client_id": "cid"}),
+        ("GET", MANAGE): response(200, {"client_id": "cid", "registration_access_token": "new"}),
     }
     base.update(overrides or {})
     return base
@@ -117,6 +117,7 @@ def test_a_kept_registration_is_read_back_and_used_again(tmp_path):
     assert second.rp.client_id == "cid" and "before" in out
     assert http.count("POST", REGISTER) == 1
     assert http.calls[-1][2]["headers"] == {"Authorization": "Bearer rat"}  # RFC 7592 read
+    assert store.load_registration(ISSUER).registration_access_token == "new"  # replaced
 
 
 def test_a_registration_gone_at_the_idp_is_replaced(tmp_path):

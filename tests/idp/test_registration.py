@@ -136,7 +136,12 @@ def test_the_registration_is_read_with_its_token_only(idp):
     token = body.pop("registration_access_token")
     read = management(idp, "get", body, token)
     assert read.status_code == 200
-    assert read.json() == body
+    fresh = read.json().pop("registration_access_token")
+    assert {k: v for k, v in read.json().items() if k != "registration_access_token"} == body
+    # Each read answers with a new token (RFC 7592 §2.1); the old one is spent.
+    assert fresh != token
+    assert management(idp, "get", body, token).status_code == 401
+    assert management(idp, "get", body, fresh).status_code == 200
     other = registered(idp)
     for wrong in (None, "", "not-the-token", other["registration_access_token"]):
         refused = management(idp, "get", body, wrong)

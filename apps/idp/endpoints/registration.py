@@ -3,7 +3,8 @@
 POST /oidc/register registers a public native client (the rules: apps.idp.registration)
 and answers with its client_id and a registration access token. That token, sent as a
 bearer token to the client's `registration_client_uri`, reads (GET) or deletes (DELETE)
-the registration; it is kept as a SHA-256 hash and compared in constant time.
+the registration; it is kept as a SHA-256 hash and compared in constant time, and each
+read replaces it with a new one (RFC 7592 §3 answers with the token, §2.1 lets it change).
 Registrations are limited per client address (OIDC_REGISTRATION_LIMIT per
 OIDC_REGISTRATION_WINDOW_SECONDS), counted from the registrations themselves.
 """
@@ -169,7 +170,17 @@ class RegistrationClientView(View):
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request: HttpRequest, client_id: str) -> JsonResponse:
-        return oauth_json(answer_for(self.registered.client, self.registered))
+        """RFC 7592 §3 requires the token in the answer, and only its hash is kept: a new
+        one replaces it (§2.1 allows that; the client must keep the new one)."""
+        token = secrets.token_urlsafe(32)
+        with writes.write_transaction():
+            replaced = RegisteredClient.objects.filter(
+                pk=self.registered.pk, access_token_hash=self.registered.access_token_hash
+            ).update(access_token_hash=policy.token_hash(token))
+        if replaced != 1:  # a concurrent read or delete used the token first
+            return json_error(NOT_AUTHORIZED, f'Bearer error="{NOT_AUTHORIZED.error}"')
+        body = answer_for(self.registered.client, self.registered)
+        return oauth_json({**body, "registration_access_token": token})
 
     def delete(self, request: HttpRequest, client_id: str) -> HttpResponse:
         with writes.write_transaction():
