@@ -202,6 +202,22 @@ OIDC_DEVICE_POLL_INTERVAL = _env_int("OIDC_DEVICE_POLL_INTERVAL", 5)
 OIDC_DEVICE_USER_CODE_FAILURE_LIMIT = 5
 OIDC_DEVICE_USER_CODE_WINDOW_SECONDS = 15 * 60
 
+# Resource indicators (RFC 8707): the resources a client may ask tokens for with `resource`,
+# comma-separated absolute URIs; any other is invalid_target. The default is the receiver's API.
+OIDC_RESOURCES = [
+    uri.strip()
+    for uri in (
+        os.environ.get("OIDC_RESOURCES") or f"{RECEIVER_URL.rstrip('/')}/api/profile"
+    ).split(",")
+    if uri.strip()
+]
+# Dynamic client registration (RFC 7591) of public native clients: at most this many per
+# client address (apps.idp.sign_in_lockout.client_address) within the window; a registered
+# client with no grant this long after registering is deleted by purge_expired.
+OIDC_REGISTRATION_LIMIT = _env_int("OIDC_REGISTRATION_LIMIT", 10)
+OIDC_REGISTRATION_WINDOW_SECONDS = _env_int("OIDC_REGISTRATION_WINDOW_SECONDS", 60 * 60)
+OIDC_REGISTRATION_UNUSED_SECONDS = _env_int("OIDC_REGISTRATION_UNUSED_SECONDS", 60 * 60 * 24)
+
 # --- /metrics (apps.idp.metrics): loopback callers, or this bearer secret from anywhere
 OIDC_METRICS_TOKEN = os.environ.get("OIDC_METRICS_TOKEN", "")
 # prometheus_client's own variable: where each worker process keeps its values (make serve).

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from apps.idp import health, views
+from apps.idp.endpoints.discovery import AuthorizationServerMetadataView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,6 +21,14 @@ urlpatterns = [
     ),
     path("device", views.device, name="device"),  # RFC 8628 verification_uri
     path("admin/", admin.site.urls),
+    # RFC 8414 §3.1: the issuer's path (/oidc) inserted after the well-known prefix; the
+    # origin's form too, for clients that look only there.
+    path(
+        ".well-known/oauth-authorization-server/oidc",
+        AuthorizationServerMetadataView.as_view(),
+        name="authorization-server-metadata",
+    ),
+    path(".well-known/oauth-authorization-server", AuthorizationServerMetadataView.as_view()),
     path("oidc/", include("apps.idp.urls")),  # our hardened endpoints first
     path("oidc/", include("oidc_provider.urls", namespace="oidc_provider")),
 ]

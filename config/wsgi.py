@@ -21,10 +21,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # The endpoints that only programs call. Each view is csrf_exempt and reads no session and no
 # request.user; tests/test_wsgi.py checks both.
 BACK_CHANNEL_PATH = re.compile(
-    r"^/oidc/(?:token|userinfo|revoke|introspect|jwks|device_authorization"
+    r"^/oidc/(?:token|userinfo|revoke|introspect|jwks|device_authorization|register"
     r"|\.well-known/openid-configuration)/?$"
+    r"|^/oidc/register/[^/]+$"  # RFC 7592: a registration, read or deleted with its token
+    r"|^/\.well-known/oauth-authorization-server(?:/oidc)?$"  # RFC 8414
     r"|^/(?:healthz|readyz|metrics)$"
-    r"|^/(?:api/profile|\.well-known/oauth-protected-resource)$"  # the receiver's API
+    r"|^/(?:api/profile|\.well-known/oauth-protected-resource(?:/api/profile)?)$"  # receiver
 )
 BACK_CHANNEL_MIDDLEWARE = (
     "apps.idp.metrics.count_requests",

@@ -81,6 +81,7 @@ def origins(_tls_servers, transactional_db, settings) -> Origins:
     settings.SITE_URL = _tls_servers.idp_url
     settings.OIDC_ISSUER = _tls_servers.issuer
     settings.RECEIVER_URL = _tls_servers.receiver_url
+    settings.OIDC_RESOURCES = [f"{_tls_servers.receiver_url}api/profile"]  # the receiver's API
     settings.CSRF_TRUSTED_ORIGINS = [_tls_servers.idp_url]
     services.ensure_signing_keys()
     return _tls_servers

@@ -14,6 +14,10 @@ BACK_CHANNEL = (
     "/oidc/jwks",
     "/oidc/device_authorization",
     "/oidc/.well-known/openid-configuration",
+    "/oidc/register",
+    "/oidc/register/some-client",
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/oauth-authorization-server/oidc",
     "/healthz",
     "/readyz",
 )
@@ -35,7 +39,11 @@ def test_back_channel_paths_take_the_lean_stack(path):
     assert wsgi.BACK_CHANNEL_PATH.match(path)
 
 
-RECEIVER_BACK_CHANNEL = ("/api/profile", "/.well-known/oauth-protected-resource")
+RECEIVER_BACK_CHANNEL = (
+    "/api/profile",
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/api/profile",
+)
 
 
 @pytest.mark.parametrize("path", RECEIVER_BACK_CHANNEL)

@@ -21,6 +21,7 @@ class RelyingParty:
     client_id: str
     redirect_uri: str
     scope: str = "openid profile email offline_access"
+    resource: str | None = None  # RFC 8707: the API the tokens are for (--resource)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ def authorization_url(
             "code_challenge_method": "S256",
             "state": state,
             "nonce": nonce,
+            **({"resource": rp.resource} if rp.resource else {}),
         }
     )
     # RFC 6749 §3.1: a query the endpoint already has must be kept.

@@ -65,6 +65,8 @@ def request_device_code(
             "paste flow instead."
         )
     form = {"client_id": rp.client_id, "scope": rp.scope}
+    if rp.resource:
+        form["resource"] = rp.resource  # RFC 8707 with RFC 8628: the API the tokens are for
     body = answer(
         send(http, "POST", provider.device_authorization_endpoint, data=form),
         "the device authorization endpoint",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import requests
 
-from apps.client import oidc, schedule
+from apps.client import oidc, resource_discovery, schedule
 from apps.client.device import DeviceSignIn
 from apps.client.errors import ClientAbort
 from apps.client.loopback import DEFAULT_TIMEOUT_SECONDS, LoopbackReceiver, LoopbackSignIn
@@ -43,6 +43,7 @@ class RunSettings:
     timeout: float = DEFAULT_TIMEOUT_SECONDS  # how long loopback waits for the browser
     remember: bool = False  # keep the grant in `store` on exit instead of revoking it
     action: str = "run"  # "run", or "status" / "logout" of the kept grant
+    resource: str | None = None  # --resource: the API; issuer and client are discovered
 
 
 def run(
@@ -60,6 +61,10 @@ def run(
     if settings.action == "status":
         if store is None:
             raise ClientAbort("--status needs a store")
+        if settings.resource:
+            raise ClientAbort(
+                "--status reads no API: pass --issuer and --client-id, as --resource printed them"
+            )
         show_status(settings, store, terminal, now=clock.now())
         return
     with ExitStack() as stack:
@@ -68,6 +73,8 @@ def run(
         # Ours, not the environment's: REQUESTS_CA_BUNDLE would override `verify`.
         http.trust_env = False
         http.verify = settings.ca_file
+        if settings.resource:
+            settings = with_discovered_client(http, settings, terminal, store, stack)
         if settings.action == "logout":
             if store is None:
                 raise ClientAbort("--logout needs a store")
@@ -83,11 +90,42 @@ def run(
             )
             if keep is not None:
                 keep.save(stored_grant(session, now=clock.now()))
+        if settings.resource:
+            resource_discovery.call_api(
+                http, settings.resource, session.tokens.access_token, terminal
+            )
         on_tokens = (lambda s: keep.save(stored_grant(s, now=clock.now()))) if keep else None
         loop = RefreshLoop(
             http, session, terminal, clock=clock, retry_delays=retry_delays, on_tokens=on_tokens
         )
         stay_signed_in(http, session, loop, terminal, settings=settings, started=started, keep=keep)
+
+
+def with_discovered_client(
+    http: requests.Session,
+    settings: RunSettings,
+    terminal: Terminal,
+    store: GrantStore | None,
+    stack: ExitStack,
+) -> RunSettings:
+    """--resource: the issuer and a client registered there, found from the API's address.
+    The registration is kept with --remember's store; otherwise deleted when the run ends,
+    as after --logout."""
+    logout = settings.action == "logout"
+    keep = store if settings.remember or logout else None
+    found = resource_discovery.discover_and_register(
+        http,
+        settings.resource or "",
+        settings.rp,
+        terminal,
+        store=keep,  # FileStore and KeyringStore keep registrations too
+        kept_only=logout,
+    )
+    if logout:
+        stack.callback(resource_discovery.forget, http, found.registration, terminal, keep)
+    elif not found.kept:
+        stack.callback(resource_discovery.forget, http, found.registration, terminal)
+    return dataclasses.replace(settings, issuer=found.issuer, rp=found.rp)
 
 
 def sign_in_by_method(

@@ -45,6 +45,27 @@ def key_of(issuer: str, client_id: str) -> str:
     return f"{issuer} {client_id}"
 
 
+@dataclass(frozen=True)
+class StoredRegistration:
+    """This client's own registration at an IdP (RFC 7591), kept to be used again, with
+    the token that reads or deletes it (RFC 7592)."""
+
+    issuer: str
+    client_id: str
+    registration_client_uri: str
+    registration_access_token: str = field(repr=False)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "StoredRegistration":
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+def registration_key(issuer: str) -> str:
+    return f"registration {issuer}"  # never a grant's key: those start with the issuer
+
+
 class GrantStore(Protocol):
     where: str  # for messages: "the OS keyring (...)" or the file's path
 
@@ -138,6 +159,23 @@ class FileStore:
         self._write(data)
         return True
 
+    def load_registration(self, issuer: str) -> StoredRegistration | None:
+        found = self._read().get(registration_key(issuer))
+        try:
+            return StoredRegistration.from_json(found) if found is not None else None
+        except (TypeError, ValueError, KeyError):
+            return None
+
+    def save_registration(self, registration: StoredRegistration) -> None:
+        data = self._read()
+        data[registration_key(registration.issuer)] = asdict(registration)
+        self._write(data)
+
+    def delete_registration(self, issuer: str) -> None:
+        data = self._read()
+        if data.pop(registration_key(issuer), None) is not None:
+            self._write(data)
+
 
 class KeyringStore:
     """One keyring entry per (issuer, client id), its secret the grant as JSON."""
@@ -174,6 +212,21 @@ class KeyringStore:
             return False
         self._call("delete_password", key)
         return True
+
+    def load_registration(self, issuer: str) -> StoredRegistration | None:
+        text = self._call("get_password", registration_key(issuer))
+        try:
+            return StoredRegistration.from_json(json.loads(text)) if text else None
+        except (TypeError, ValueError, KeyError):
+            return None
+
+    def save_registration(self, registration: StoredRegistration) -> None:
+        key = registration_key(registration.issuer)
+        self._call("set_password", key, json.dumps(asdict(registration)))
+
+    def delete_registration(self, issuer: str) -> None:
+        if self._call("get_password", registration_key(issuer)) is not None:
+            self._call("delete_password", registration_key(issuer))
 
 
 def usable_keyring(backend: Any) -> bool:

@@ -13,10 +13,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.urls import reverse
 from oidc_provider.models import Client as OIDCClient
 
-from apps.idp import policy, rfc8628
+from apps.idp import policy, registration, rfc8628
 from apps.idp.claims import ScopeDescriptions
 from apps.idp.errors import InvalidScope, UnauthorizedClient
-from apps.idp.models import DeviceAuthorization, Grant, WrongUserCode
+from apps.idp.models import DeviceAuthorization, Grant, RegisteredClient, WrongUserCode
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,15 @@ class Started:
         }
 
 
-def start(client: OIDCClient, requested_scope: list[str], now: datetime) -> Started:
-    """A new pending device authorization for `client` (RFC 8628 §3.1, §3.2)."""
+def start(
+    client: OIDCClient, requested_scope: list[str], now: datetime, resource: str = ""
+) -> Started:
+    """A new pending device authorization for `client` (RFC 8628 §3.1, §3.2); `resource`:
+    the RFC 8707 resource, already checked."""
     if client.client_type != "public":
         raise UnauthorizedClient("The device grant is served to public clients only.")
+    if not registered_for_device_grant(client):
+        raise UnauthorizedClient("This client did not register for the device grant.")
     scope = policy.grantable_scopes(requested_scope or ["openid"], client.scope)
     if not scope:
         raise InvalidScope("No scope this client may get.")
@@ -56,11 +61,22 @@ def start(client: OIDCClient, requested_scope: list[str], now: datetime) -> Star
         device_code_hash=policy.token_hash(device_code),
         user_code=user_code,
         scope=" ".join(scope),
+        resource=resource,
         created_at=now,
         expires_at=now + timedelta(seconds=expires_in),
         interval=interval,
     )
     return Started(device_code, rfc8628.display_user_code(user_code), expires_in, interval)
+
+
+def registered_for_device_grant(client: OIDCClient) -> bool:
+    """Every public client may use the device grant, except one that registered itself
+    (RFC 7591) without asking for it."""
+    try:
+        registered = client.self_registration
+    except RegisteredClient.DoesNotExist:
+        return True
+    return registration.DEVICE_GRANT in registered.grant_types.split()
 
 
 def unused_user_code(now: datetime) -> str:
@@ -117,6 +133,7 @@ def approve(authorization: DeviceAuthorization, user: AbstractBaseUser, now: dat
         family=policy.new_family(),
         redirect_uri="",  # none: the device polls for its tokens
         created_at=now,
+        resource=authorization.resource,
     )
     authorization.status = DeviceAuthorization.APPROVED
     authorization.user = user

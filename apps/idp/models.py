@@ -31,6 +31,9 @@ class Grant(models.Model):
     # the Token row's scope is its access token's, which a refresh may narrow (RFC 6749 §6).
     # Empty for grants exchanged before it was kept: their token's scope stands in.
     scope = models.TextField(blank=True, default="")
+    # The RFC 8707 resource its access tokens are for (their audience); "" when none was
+    # asked for: such tokens are not restricted to one resource.
+    resource = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
         return f"grant {self.pk} of {self.client}"
@@ -134,6 +137,7 @@ class DeviceAuthorization(models.Model):
     device_code_hash = models.CharField(max_length=64, unique=True)
     user_code = models.CharField(max_length=8, unique=True)
     scope = models.TextField()  # space-separated, already limited to what the client may get
+    resource = models.TextField(blank=True, default="")  # RFC 8707; copied to the grant
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     interval = models.PositiveIntegerField()  # seconds; grows by 5 with each slow_down
@@ -178,3 +182,23 @@ class DPoPProofUse(models.Model):
 
     def __str__(self) -> str:
         return f"DPoP proof {self.jti} of key {self.jkt}"
+
+
+class RegisteredClient(models.Model):
+    """A client that registered itself (RFC 7591): what the registration left beside the
+    library's client row, which holds everything the protocol uses.
+
+    The registration access token (RFC 7592) is kept as a SHA-256 hash only. `address` is
+    where the registration came from, which the per-address limit counts.
+    """
+
+    client = models.OneToOneField(
+        OIDCClient, on_delete=models.CASCADE, primary_key=True, related_name="self_registration"
+    )
+    access_token_hash = models.CharField(max_length=64)
+    address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    registered_at = models.DateTimeField(db_index=True)
+    grant_types = models.TextField()  # space-separated, as registered
+
+    def __str__(self) -> str:
+        return f"self-registered client {self.client_id}"

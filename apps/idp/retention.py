@@ -3,8 +3,10 @@
 Nothing here deletes what could still be presented: a grant goes once it is past its idle or
 absolute refresh lifetime (or its code expired unused), or was revoked more than
 `revoked_after` ago (kept that long for the replay and reuse detection that names it); its
-tokens go with it. Each batch is its own short transaction, so the token endpoint's writers
-wait at most one batch (on SQLite they queue with the purge in `writes.write_transaction`).
+tokens go with it. A client that registered itself (RFC 7591) and, `unused_registration`
+after registering, has no grant and no device authorization left goes too: nobody uses it.
+Each batch is its own short transaction, so the token endpoint's writers wait at most one
+batch (on SQLite they queue with the purge in `writes.write_transaction`).
 """
 
 from collections.abc import Callable
@@ -13,11 +15,12 @@ from datetime import datetime, timedelta
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.sessions.models import Session
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token, UserConsent
 
 from apps.idp import writes
-from apps.idp.models import DeviceAuthorization, Grant, WrongUserCode
+from apps.idp.models import DeviceAuthorization, Grant, RegisteredClient, WrongUserCode
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class Lifetimes:
     revoked_after: timedelta  # OIDC_PURGE_REVOKED_AFTER_DAYS: revoked grants kept this long
     login_records: timedelta  # django-axes' records kept this long (the same setting)
     lockout: timedelta  # AXES_COOLOFF_TIME: a failed-attempt counter lives this long
+    # OIDC_REGISTRATION_UNUSED_SECONDS: a self-registered client with no grant lives this long
+    unused_registration: timedelta = timedelta(days=1)
 
 
 def dead_grants(now: datetime, lifetimes: Lifetimes) -> Q:
@@ -38,6 +43,19 @@ def dead_grants(now: datetime, lifetimes: Lifetimes) -> Q:
     absolute = Q(created_at__lt=now - lifetimes.refresh_absolute)
     revoked = Q(revoked_at__lt=now - lifetimes.revoked_after)
     return never_exchanged | idle | absolute | revoked
+
+
+def unused_registrations(now: datetime, lifetimes: Lifetimes) -> QuerySet:
+    """Self-registered clients past `unused_registration` with nothing that uses them."""
+    return OIDCClient.objects.filter(
+        Exists(
+            RegisteredClient.objects.filter(
+                client=OuterRef("pk"), registered_at__lt=now - lifetimes.unused_registration
+            )
+        ),
+        ~Exists(Grant.objects.filter(client=OuterRef("pk"))),
+        ~Exists(DeviceAuthorization.objects.filter(client=OuterRef("pk"))),
+    )
 
 
 def _delete_grants(pks: list[int]) -> int:
@@ -81,6 +99,12 @@ def purge(now: datetime, lifetimes: Lifetimes, *, batch_size: int = 500) -> dict
         "device authorizations": (
             DeviceAuthorization.objects.filter(expires_at__lt=now),
             _delete_rows(DeviceAuthorization),
+        ),
+        # After the grants and device authorizations: a client whose last grant was just
+        # purged, long unused, goes in the same run.
+        "unused self-registered clients": (
+            unused_registrations(now, lifetimes),
+            _delete_rows(OIDCClient),
         ),
         "wrong user codes": (
             WrongUserCode.objects.filter(at__lt=now - lifetimes.login_records),

@@ -8,6 +8,7 @@ from apps.idp.endpoints import (
     discovery,
     end_session,
     introspection,
+    registration,
     revocation,
     token,
     userinfo,
@@ -33,4 +34,10 @@ urlpatterns = [
         name="provider-info",
     ),
     re_path(r"^jwks/?$", discovery.jwks, name="jwks"),
+    re_path(r"^register/?$", registration.RegistrationView.as_view(), name="register"),
+    re_path(
+        r"^register/(?P<client_id>[^/]+)$",
+        registration.RegistrationClientView.as_view(),
+        name="registration-client",
+    ),
 ]

@@ -149,6 +149,7 @@ def device(request: HttpRequest) -> HttpResponse:
             "client": authorization.client,
             "scopes": device_grants.scopes_shown(authorization),
             "user_code": rfc8628.display_user_code(authorization.user_code),
+            "resource": authorization.resource,
         }
         return render(request, "idp/device_consent.html", context)
     done = DEVICE_ALLOWED if decision == "allow" else DEVICE_DENIED

@@ -1,9 +1,9 @@
 """The receiver origin's protected API (RFC 6750) and its resource metadata (RFC 9728).
 
 `GET /api/profile` answers for a bearer access token the IdP says is active (RFC 7662) and
-that carries REQUIRED_SCOPES. Each refusal says why in `WWW-Authenticate` (RFC 6750 §3) and
-points at the metadata document (RFC 9728 §5.1), which names the IdP as the authorization
-server.
+that carries REQUIRED_SCOPES, and, if it was asked for a resource (RFC 8707), for this one.
+Each refusal says why in `WWW-Authenticate` (RFC 6750 §3) and points at the API's metadata
+document (RFC 9728 §5.1), which names the IdP as the authorization server.
 """
 
 import threading
@@ -19,6 +19,7 @@ from apps.receiver import introspection
 REQUIRED_SCOPES = ("openid", "profile")  # who the person is: what /api/profile shows
 SCOPES_SUPPORTED = REQUIRED_SCOPES
 METADATA_PATH = "/.well-known/oauth-protected-resource"
+API_PATH = "/api/profile"
 
 _cache_lock = threading.Lock()
 _cache: introspection.IntrospectionCache | None = None
@@ -29,8 +30,14 @@ def resource_identifier() -> str:
     return settings.RECEIVER_URL.rstrip("/")
 
 
+def api_resource_identifier() -> str:
+    """The API's own identifier, the `resource` a client asks its tokens for (RFC 8707)."""
+    return resource_identifier() + API_PATH
+
+
 def metadata_url() -> str:
-    return resource_identifier() + METADATA_PATH
+    """The API's metadata: the well-known prefix inserted before its path (RFC 9728 §3.1)."""
+    return resource_identifier() + METADATA_PATH + API_PATH
 
 
 def _introspection_cache() -> introspection.IntrospectionCache:
@@ -110,6 +117,9 @@ def profile(request: HttpRequest) -> HttpResponse:
         return _json({"error": "temporarily_unavailable", "error_description": f"IdP: {exc}"}, 503)
     if active is None:
         return _refusal(401, "invalid_token", "The access token is not active.")
+    if active.audience and api_resource_identifier() not in active.audience:
+        # Asked for another resource: meant for another API, which might replay it here.
+        return _refusal(401, "invalid_token", "The access token is for another resource.")
     missing = [scope for scope in REQUIRED_SCOPES if scope not in active.scope]
     if missing:
         return _refusal(
@@ -138,10 +148,22 @@ def _ask_idp(token: str, secret: str) -> introspection.ActiveToken | None:
 
 @require_GET
 def protected_resource_metadata(request: HttpRequest) -> HttpResponse:
-    """RFC 9728 §2-3: what a client needs to know to call /api/profile."""
+    """RFC 9728 §2-3: what a client needs to know to call /api/profile, for the receiver's
+    origin as a whole (`resource` is the origin)."""
+    return _metadata(resource_identifier())
+
+
+@require_GET
+def api_resource_metadata(request: HttpRequest) -> HttpResponse:
+    """RFC 9728 §3.1: the same for the API's own identifier, .../api/profile, which the
+    refusals point at: a client asks the IdP for tokens for this `resource`."""
+    return _metadata(api_resource_identifier())
+
+
+def _metadata(resource: str) -> HttpResponse:
     response = JsonResponse(
         {
-            "resource": resource_identifier(),
+            "resource": resource,
             "authorization_servers": [settings.OIDC_ISSUER],
             "scopes_supported": list(SCOPES_SUPPORTED),
             "bearer_methods_supported": ["header"],

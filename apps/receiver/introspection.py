@@ -27,6 +27,8 @@ class ActiveToken:
     scope: tuple[str, ...]
     client_id: str
     exp: float | None  # seconds since the epoch, when the IdP says
+    # RFC 8707 resources the token is for; () for a token asked for no resource.
+    audience: tuple[str, ...] = ()
 
 
 def _active_token(answer: dict[str, Any]) -> ActiveToken | None:
@@ -40,7 +42,13 @@ def _active_token(answer: dict[str, Any]) -> ActiveToken | None:
     exp = answer.get("exp")
     if exp is not None and (isinstance(exp, bool) or not isinstance(exp, int | float)):
         raise IntrospectionError("the introspection answer's exp is not a number")
-    return ActiveToken(sub=sub, scope=tuple(scope.split()), client_id=client_id, exp=exp)
+    aud = answer.get("aud", [])
+    audience = (aud,) if isinstance(aud, str) else aud
+    if not isinstance(audience, list | tuple) or not all(isinstance(a, str) for a in audience):
+        raise IntrospectionError("the introspection answer's aud is not a string or a list")
+    return ActiveToken(
+        sub=sub, scope=tuple(scope.split()), client_id=client_id, exp=exp, audience=tuple(audience)
+    )
 
 
 def introspect(

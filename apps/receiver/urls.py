@@ -14,4 +14,9 @@ urlpatterns = [
         api.protected_resource_metadata,
         name="protected-resource-metadata",
     ),
+    path(
+        ".well-known/oauth-protected-resource/api/profile",
+        api.api_resource_metadata,
+        name="api-resource-metadata",
+    ),
 ]

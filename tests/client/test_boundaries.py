@@ -30,6 +30,7 @@ PURE_MODULES = (
     "loopback.py",
     "store.py",
     "device.py",
+    "resource_discovery.py",
 )
 DJANGO_EDGES = ("apps.py", "pkce_client.py")
 

@@ -24,9 +24,13 @@ def resource_server(origins, settings, seed_client):
     )
 
 
-def tokens_for(https, origins, end_user, scope="openid profile email offline_access") -> dict:
+def tokens_for(
+    https, origins, end_user, scope="openid profile email offline_access", resource=None
+) -> dict:
     verifier = pkce.make_verifier()
-    params = flows.authorize_params("test-cli", origins.receiver_url, verifier, scope=scope)
+    params = flows.authorize_params(
+        "test-cli", origins.receiver_url, verifier, scope=scope, resource=resource
+    )
     answer = flows.authorization_code(
         https, origins.idp_url, params, end_user.username, END_USER_PASSWORD
     )
@@ -47,6 +51,11 @@ def challenge_params(answer) -> dict[str, str]:
 
 
 def metadata_url(origins) -> str:
+    """The API's own metadata (RFC 9728 §3.1: the well-known prefix before its path)."""
+    return f"{origins.receiver_url}.well-known/oauth-protected-resource/api/profile"
+
+
+def origin_metadata_url(origins) -> str:
     return f"{origins.receiver_url}.well-known/oauth-protected-resource"
 
 
@@ -163,7 +172,7 @@ def test_the_secret_file_is_the_fallback(
 
 
 def test_the_protected_resource_metadata(https, origins, resource_server):
-    answer = https.get(metadata_url(origins), timeout=10)
+    answer = https.get(origin_metadata_url(origins), timeout=10)
     assert answer.status_code == 200
     assert answer.json() == {
         "resource": origins.receiver_url.rstrip("/"),
@@ -172,6 +181,45 @@ def test_the_protected_resource_metadata(https, origins, resource_server):
         "bearer_methods_supported": ["header"],
         "resource_name": "Receiver profile API",
     }
+
+
+def test_the_apis_own_metadata_names_the_api(https, origins, resource_server):
+    answer = https.get(metadata_url(origins), timeout=10)
+    assert answer.status_code == 200
+    assert answer.json()["resource"] == f"{origins.receiver_url}api/profile"
+    assert answer.json()["authorization_servers"] == [origins.issuer]
+
+
+OTHER_API = "https://other.example/api"
+
+
+@pytest.fixture
+def two_resources(settings, resource_server, seed_client):
+    """The IdP knows a second API, and (misconfigured) tells this one about its tokens too:
+    the API's own audience check is all that stands between."""
+    api = f"{settings.RECEIVER_URL}api/profile"
+    settings.OIDC_RESOURCES = [api, OTHER_API]
+    services.seed_resource_server(
+        settings.RESOURCE_SERVER_CLIENT_ID,
+        secret=SECRET,
+        audiences=(seed_client.client_id, api, OTHER_API),
+    )
+    return api
+
+
+def test_a_token_for_another_resource_is_refused(https, origins, two_resources, end_user):
+    tokens = tokens_for(https, origins, end_user, resource=OTHER_API)
+    answer = call_api(https, origins, tokens["access_token"])
+    assert answer.status_code == 401
+    params = challenge_params(answer)
+    assert params["error"] == "invalid_token"
+    assert "another resource" in params["error_description"]
+
+
+def test_a_token_for_this_api_is_accepted(https, origins, two_resources, end_user):
+    tokens = tokens_for(https, origins, end_user, resource=two_resources)
+    answer = call_api(https, origins, tokens["access_token"])
+    assert answer.status_code == 200, answer.text
 
 
 def test_the_api_is_not_on_the_idps_origin(https, origins, resource_server):

@@ -28,7 +28,7 @@ from oidc_provider import views as library
 from oidc_provider.lib.endpoints.authorize import AuthorizeEndpoint
 from oidc_provider.lib.errors import AuthorizeError, ClientIdError, RedirectUriError
 
-from apps.idp import audit, policy, reauthentication
+from apps.idp import audit, policy, reauthentication, rfc8707
 from apps.idp.endpoints import repeated_param
 from apps.idp.errors import (
     AccountSelectionRequired,
@@ -51,6 +51,10 @@ logger = logging.getLogger(__name__)
 GRANT_TYPE = "authorization_code"  # what the library's AuthorizeError is told
 # The parameters whose errors cannot go back to the client (RFC 6749 §4.1.2.1): a page.
 UNREDIRECTABLE = ("client_id", "redirect_uri")
+# Errors the library has no description for (its AuthorizeError would fail to quote None).
+DESCRIPTIONS = {
+    rfc8707.InvalidTarget.error: "The resource is malformed or not one this IdP serves.",
+}
 
 
 class Refused(Exception):
@@ -112,7 +116,9 @@ class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
 
     def redirect_error(self, error: str, reason: str) -> AuthorizeError:
         logger.info("authorize refused for client %s: %s", self.client.client_id, reason)
-        return AuthorizeError(self.params["redirect_uri"], error, GRANT_TYPE)
+        refusal = AuthorizeError(self.params["redirect_uri"], error, GRANT_TYPE)
+        refusal.description = refusal.description or DESCRIPTIONS.get(error, "")
+        return refusal
 
     @property
     def state_to_echo(self) -> str:
@@ -122,8 +128,10 @@ class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
 
     def check_params(self, library_error: AuthorizeError | None = None) -> None:
         """Our rules on top of the library's; raises OAuthError (the description is logged)."""
-        # RFC 6749 §3.1: no parameter may appear twice, whether we read it or not.
-        if repeated := repeated_param(self.query, tuple(self.query)):
+        # RFC 6749 §3.1: no parameter may appear twice, whether we read it or not; RFC 8707
+        # lets `resource` repeat, which rfc8707 answers with its own error.
+        names = tuple(name for name in self.query if name != rfc8707.PARAM)
+        if repeated := repeated_param(self.query, names):
             raise InvalidRequest(f"{repeated} sent more than once")
         if too_long := policy.too_long_param(self.query.items()):
             raise InvalidRequest(f"{too_long} is longer than {policy.max_length_of(too_long)}")
@@ -164,6 +172,9 @@ class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
             raise InvalidScope("no scope this client may get")
         self.params["scope"] = granted
         self.is_authentication = "openid" in granted
+        self.params["resource"] = rfc8707.requested_resource(
+            self.query.getlist(rfc8707.PARAM), settings.OIDC_RESOURCES
+        )
 
     def check_sign_in(self) -> None:
         """prompt=login, select_account and max_age ask for a new sign-in: the current
@@ -209,6 +220,7 @@ class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
             family=policy.new_family(),
             redirect_uri=self.params["redirect_uri"],
             created_at=timezone.now(),
+            resource=self.params.get("resource", ""),
         )
         audit.record(
             "code.issued",
@@ -283,6 +295,7 @@ class _AuthorizationView(library.AuthorizeView):
         error = library_error_code(location, redirect_uri)
         if error:
             description = AuthorizeError(redirect_uri, error, GRANT_TYPE).description
+            description = description or DESCRIPTIONS.get(error)
             response["Location"] = policy.authorization_error_redirect(
                 redirect_uri, settings.OIDC_ISSUER, error, description, endpoint.state_to_echo
             )

@@ -4,13 +4,14 @@ A public client names itself with client_id; the answer tells the device what to
 person (the user code and /device) and how often to poll the token endpoint.
 """
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.idp import device, writes
+from apps.idp import device, rfc8707, writes
 from apps.idp.endpoints import repeated_param
 from apps.idp.errors import (
     BASIC_CHALLENGE,
@@ -36,9 +37,12 @@ class DeviceAuthorizationView(View):
             if repeated := repeated_param(request.POST, PARAMS):
                 raise InvalidRequest(f"{repeated} was sent more than once.")
             client = authenticate_client(request)
+            resource = rfc8707.requested_resource(
+                request.POST.getlist(rfc8707.PARAM), settings.OIDC_RESOURCES
+            )
             with writes.write_transaction():
                 started = device.start(
-                    client, request.POST.get("scope", "").split(), timezone.now()
+                    client, request.POST.get("scope", "").split(), timezone.now(), resource
                 )
         except OAuthError as error:
             return json_error(error, BASIC_CHALLENGE if error.status == 401 else None)

@@ -53,8 +53,21 @@ class ProviderInfoView(library.ProviderInfoView):
             # Refused with their OIDC errors at authorize (OIDC Discovery §3).
             request_parameter_supported=False,
             request_uri_parameter_supported=False,
+            registration_endpoint=settings.SITE_URL + reverse("idp:register"),
+            # RFC 8707 registers no metadata name; this one says `resource` is understood
+            # (RFC 8414 §2 allows members of an extension) and lists what it may name.
+            resource_indicators_supported=True,
+            resources_supported=list(settings.OIDC_RESOURCES),
         )
         return meta
+
+
+class AuthorizationServerMetadataView(ProviderInfoView):
+    """RFC 8414 §3: the OpenID discovery document, served whole as OAuth authorization
+    server metadata (its OpenID members are allowed extensions, §2; one document means the
+    two can never disagree). At /.well-known/oauth-authorization-server/oidc, the issuer's
+    path inserted (§3.1), and at the origin's /.well-known/oauth-authorization-server for
+    clients that look only there: `issuer` is the same, which a client must still check."""
 
 
 @require_GET

@@ -1,16 +1,22 @@
-"""Token introspection (RFC 7662): the library's endpoint, kept from querying NULs, and
-looking tokens up by their hash (the only thing `Token.access_token` holds)."""
+"""Token introspection (RFC 7662): the library's endpoint, kept from querying NULs, looking
+tokens up by their hash (the only thing `Token.access_token` holds), with the token's RFC 8707
+audience."""
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from oidc_provider import views as library
-from oidc_provider.lib.endpoints.introspection import TokenIntrospectionEndpoint
+from oidc_provider.lib.endpoints.introspection import (
+    INTROSPECTION_SCOPE,
+    TokenIntrospectionEndpoint,
+)
+from oidc_provider.lib.errors import TokenIntrospectionError
 
-from apps.idp import policy
+from apps.idp import policy, rfc8707
 from apps.idp.endpoints import FormBodyView
 from apps.idp.errors import OAuthError
 from apps.idp.grants.common import client_credentials
+from apps.idp.models import Grant
 
 
 class HashLookupIntrospectionEndpoint(TokenIntrospectionEndpoint):
@@ -23,6 +29,50 @@ class HashLookupIntrospectionEndpoint(TokenIntrospectionEndpoint):
             self.params["token"] = policy.token_hash(self.params["token"])
 
 
+class ResourceAudienceEndpoint(HashLookupIntrospectionEndpoint):
+    """The library's endpoint, with a token's audience its grant's resource when it has one.
+
+    The library answers a resource server only about tokens whose ID token's `aud` (the
+    client they went to) is in that server's scope. A token asked for a resource (RFC 8707)
+    is answered instead to a server whose scope names that resource, and to no other; its
+    `aud` is the resource. A token asked for no resource has no `aud` in the answer: the ID
+    token's is a client id, not the access token's audience.
+    """
+
+    def validate_params(self) -> None:
+        try:
+            super().validate_params()
+        except TokenIntrospectionError:
+            if not self.resource or not self.answers_resource_server():
+                raise
+        if self.resource and self.resource not in self.client.scope:
+            raise TokenIntrospectionError()
+
+    @property
+    def resource(self) -> str:
+        if not hasattr(self, "_resource"):
+            grants = Grant.objects.filter(issued__token=self.token) if self.token else None
+            found = grants.values_list("resource", flat=True).first() if grants else None
+            self._resource = found or ""
+        return self._resource
+
+    def answers_resource_server(self) -> bool:
+        """The library's checks but its audience one, passed (it refused for the audience)."""
+        client = self.client
+        return bool(
+            client is not None
+            and INTROSPECTION_SCOPE in client.scope
+            and self.token is not None
+            and not self.token.has_expired()
+        )
+
+    def create_response_dic(self) -> dict:
+        self.id_token = self.id_token or self.token.id_token
+        answer = super().create_response_dic()
+        answer.pop("aud", None)
+        return answer | rfc8707.audience_claim(self.resource)
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class IntrospectionView(FormBodyView, library.TokenIntrospectionView):
     """The library's RFC 7662 endpoint, which queries whatever it is sent.
@@ -31,7 +81,7 @@ class IntrospectionView(FormBodyView, library.TokenIntrospectionView):
     cannot be ours, so they are inactive without a query.
     """
 
-    token_instrospection_endpoint_class = HashLookupIntrospectionEndpoint
+    token_instrospection_endpoint_class = ResourceAudienceEndpoint
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:

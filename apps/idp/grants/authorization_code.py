@@ -3,10 +3,11 @@
 import logging
 from functools import partial
 
+from django.conf import settings
 from oidc_provider.lib.utils.token import create_token
 from oidc_provider.models import Code
 
-from apps.idp import audit, policy
+from apps.idp import audit, policy, rfc8707
 from apps.idp.errors import InvalidGrant, InvalidRequest
 from apps.idp.grants.common import (
     TokenAnswer,
@@ -62,6 +63,9 @@ def handle(request: TokenRequest) -> TokenAnswer:
     if redirect_uri != grant.redirect_uri:
         raise InvalidGrant("redirect_uri differs from the authorization request's.")
     check_verifier(code, verifier, public=client.client_type == "public", grant=grant)
+    rfc8707.token_request_resource(
+        request.form.getlist(rfc8707.PARAM), grant.resource, settings.OIDC_RESOURCES
+    )
 
     claimed = Grant.objects.filter(pk=grant.pk, exchanged_at__isnull=True).update(
         exchanged_at=request.now, last_used_at=request.now, scope=" ".join(code.scope)

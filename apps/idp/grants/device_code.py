@@ -10,9 +10,10 @@ rotation, reuse detection and revocation apply unchanged.
 import logging
 from functools import partial
 
+from django.conf import settings
 from oidc_provider.lib.utils.token import create_token
 
-from apps.idp import policy, rfc8628
+from apps.idp import policy, rfc8628, rfc8707
 from apps.idp.errors import (
     AccessDenied,
     AuthorizationPending,
@@ -73,6 +74,9 @@ def handle(request: TokenRequest) -> TokenAnswer:
     grant = authorization.grant
     if grant is None or grant.revoked_at is not None or authorization.user is None:
         raise InvalidGrant(INVALID)
+    rfc8707.token_request_resource(
+        request.form.getlist(rfc8707.PARAM), grant.resource, settings.OIDC_RESOURCES
+    )
     claimed = DeviceAuthorization.objects.filter(
         pk=authorization.pk, status=DeviceAuthorization.APPROVED
     ).update(status=DeviceAuthorization.USED, last_polled_at=request.now)

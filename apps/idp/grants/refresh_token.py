@@ -10,11 +10,12 @@ import secrets
 from collections.abc import Callable
 from functools import partial
 
+from django.conf import settings
 from django.http import HttpRequest
 from oidc_provider.lib.utils.token import create_token
 from oidc_provider.models import Client as OIDCClient
 
-from apps.idp import audit, metrics, policy, token_sql
+from apps.idp import audit, metrics, policy, rfc8707, token_sql
 from apps.idp.errors import InvalidGrant, InvalidRequest, InvalidScope
 from apps.idp.grants.common import (
     TokenAnswer,
@@ -58,6 +59,10 @@ def handle(request: TokenRequest) -> TokenAnswer:
         raise InvalidGrant(INVALID)
     if set(requested) - set(granted):
         raise InvalidScope("The scope exceeds what was granted.")
+    if rfc8707.PARAM in request.form:  # the audience stays the grant's (RFC 8707 §2.2)
+        rfc8707.token_request_resource(
+            request.form.getlist(rfc8707.PARAM), grant.resource, settings.OIDC_RESOURCES
+        )
 
     # Only the access token is narrowed: the refresh token keeps the grant's scope (§6).
     fresh = create_token(user=token.user, client=client, scope=requested or granted)

@@ -61,6 +61,14 @@ class Command(BaseCommand):
             help="The IdP's issuer URL (default: %(default)s).",
         )
         parser.add_argument(
+            "--resource",
+            metavar="URL",
+            help="The API to call, e.g. https://mysrv.local:8444/api/profile: its IdP is found "
+            "from its answers (RFC 9728, RFC 8414), this client registers there (RFC 7591; "
+            "kept with --remember) and asks for tokens for that API only (RFC 8707). "
+            "--issuer and --client-id are then not used.",
+        )
+        parser.add_argument(
             "--client-id",
             help="The public client's id (default: PKCE_CLIENT_ID, else the id seed_client "
             f"wrote to {settings.PKCE_CLIENT_ID_FILE}).",
@@ -150,7 +158,7 @@ class Command(BaseCommand):
         run_settings = RunSettings(
             issuer=options["issuer"],
             rp=oidc.RelyingParty(
-                client_id=self.client_id(options["client_id"]),
+                client_id="" if options["resource"] else self.client_id(options["client_id"]),
                 redirect_uri=options["redirect_uri"],
                 scope=options["scope"],
             ),
@@ -167,6 +175,7 @@ class Command(BaseCommand):
             timeout=options["timeout"],
             remember=options["remember"],
             action="status" if options["status"] else "logout" if options["logout"] else "run",
+            resource=options["resource"],
         )
         grant_store = None
         if options["remember"] or options["status"] or options["logout"]:

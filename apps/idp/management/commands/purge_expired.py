@@ -35,6 +35,7 @@ class Command(BaseCommand):
             revoked_after=timedelta(days=settings.OIDC_PURGE_REVOKED_AFTER_DAYS),
             login_records=timedelta(days=settings.OIDC_PURGE_REVOKED_AFTER_DAYS),
             lockout=timedelta(hours=settings.AXES_COOLOFF_TIME),
+            unused_registration=timedelta(seconds=settings.OIDC_REGISTRATION_UNUSED_SECONDS),
         )
         try:
             counts = retention.purge(timezone.now(), lifetimes, batch_size=_batch_size(batch_size))

@@ -23,20 +23,29 @@ class Command(BaseCommand):
             "seed_client wrote to var/pkce_client_id).",
         )
         parser.add_argument(
+            "--resource",
+            action="append",
+            help="RFC 8707 resource whose tokens the API accepts, from any client (repeatable; "
+            "default: OIDC_RESOURCES).",
+        )
+        parser.add_argument(
             "--new-secret",
             action="store_true",
             help="Make a new secret even if one was written before (rotation).",
         )
 
-    def handle(self, *args, client_id, audience, new_secret, **options):
+    def handle(self, *args, client_id, audience, resource, new_secret, **options):
         audiences = tuple(audience or self._seeded_public_client())
-        if not audiences:
+        if not audiences and not resource and not settings.OIDC_RESOURCES:
             raise CommandError("No audience: run seed_client first, or pass --audience ID.")
         secret_file = settings.RESOURCE_SERVER_SECRET_FILE
         secret = os.environ.get("RESOURCE_SERVER_SECRET", "")
         if not secret and not new_secret and secret_file.exists():
             secret = secret_file.read_text().strip()
         secret = secret or services.new_client_secret()
+        # Tokens bound to a resource are answered to the server whose scope names it
+        # (apps.idp.endpoints.introspection): the resources join the client ids there.
+        audiences += tuple(resource or settings.OIDC_RESOURCES)
         services.seed_resource_server(client_id, secret=secret, audiences=audiences)
         secret_file.parent.mkdir(parents=True, exist_ok=True)
         secret_file.touch(mode=0o600)
