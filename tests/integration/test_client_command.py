@@ -12,6 +12,7 @@ import socket
 import stat
 import threading
 import time
+from contextlib import nullcontext
 from io import StringIO
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
@@ -411,19 +412,37 @@ def test_unreachable_issuer_says_what_to_do(cert_paths):
         )
 
 
-def test_a_ca_that_did_not_sign_the_idp_certificate_is_refused(origins, tmp_path):
-    other, _ = certs.ensure_certificates(Path(tmp_path))
-    with pytest.raises(CommandError, match="TLS verification of .* failed"):
+@pytest.mark.parametrize(
+    "method",
+    [[], ["--loopback", "--no-browser"], ["--device"], ["--remember"], ["--logout"], ["--status"]],
+    ids=["paste", "loopback", "device", "remember", "logout", "status"],
+)
+def test_a_ca_that_did_not_sign_the_idp_certificate_is_said_once_in_plain_words(
+    origins, tmp_path, method
+):
+    other, _ = certs.ensure_certificates(Path(tmp_path / "other-ca"))
+    kept = tmp_path / "grants.json"  # a kept sign-in, for --remember, --logout and --status
+    grant = {"issuer": origins.issuer, "client_id": "x", "refresh_token": "rt", "sub": "s"}
+    kept.write_text(json.dumps({f"{origins.issuer} x": grant}))
+    kept.chmod(0o600)
+    flags = ["--client-id", "x", "--issuer", origins.issuer, "--ca-file", str(other.ca_cert)]
+    stdout, stderr = StringIO(), StringIO()
+    with pytest.raises(CommandError) if method != ["--status"] else nullcontext() as failure:
         call_command(
-            "pkce_client",
-            "--client-id",
-            "x",
-            "--issuer",
-            origins.issuer,
-            "--ca-file",
-            str(other.ca_cert),
-            stdout=StringIO(),
+            "pkce_client", *flags, *method, "--store", str(kept), stdout=stdout, stderr=stderr
         )
+    if method == ["--status"]:  # shows what is kept without asking the IdP anything
+        assert "Client id     x" in stdout.getvalue() and stderr.getvalue() == ""
+        return
+    message = str(failure.value)
+    assert message == (
+        f"The IdP's certificate at {origins.idp_url} is not trusted with the CA file "
+        f"{other.ca_cert} (unable to get local issuer certificate): pass --ca-file (or set "
+        "OIDC_CA_BUNDLE) with the CA that signed the IdP's certificate (the demo's: "
+        "certs/ca.pem)."
+    )
+    assert "certificate" not in stdout.getvalue() + stderr.getvalue()  # said once, not twice
+    assert json.loads(kept.read_text())[f"{origins.issuer} x"] == grant  # nothing lost
 
 
 def test_issuer_must_equal_the_discovered_one(origins):
