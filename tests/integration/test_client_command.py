@@ -10,12 +10,10 @@ import re
 import signal
 import socket
 import stat
-import threading
-import time
 from contextlib import nullcontext
 from io import StringIO
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
@@ -474,75 +472,6 @@ def test_bad_flag_values_are_refused(flag, value):
         call_command("pkce_client", flag, value, stdout=StringIO())
 
 
-class LoopbackBrowser:
-    """The browser `--loopback` opens: signs in, consents, and follows the IdP's redirect
-    to the command's own 127.0.0.1 receiver (in a thread, as a browser runs beside it)."""
-
-    def __init__(self, origins) -> None:
-        self.origins = origins
-        self.refused_by_idp = ""
-        self.pages: list[int] = []
-        self.thread: threading.Thread | None = None
-
-    def __call__(self, url: str) -> bool:
-        self.thread = threading.Thread(target=self.browse, args=(url,), daemon=True)
-        self.thread.start()
-        return True
-
-    def browse(self, url: str) -> None:
-        params = dict(parse_qsl(urlsplit(url).query))
-        with requests.Session() as http:
-            http.trust_env = False
-            http.verify = self.origins.ca_file
-            flows.log_in(http, self.origins.idp_url, "alice", END_USER_PASSWORD)
-            page = http.get(url, allow_redirects=False, timeout=10)
-            if page.status_code not in (301, 302) and 'name="allow"' not in page.text:
-                self.refused_by_idp = f"HTTP {page.status_code}"
-                answer = {
-                    "error": "invalid_request",
-                    "state": params["state"],
-                    "iss": self.origins.issuer,
-                }
-            else:
-                answer = flows.consent(http, self.origins.idp_url, params)
-            back = http.get(params["redirect_uri"], params=answer, timeout=10)
-            self.pages.append(back.status_code)
-
-
-def test_loopback_signs_in_without_a_paste(
-    origins, seed_client, end_user, monkeypatch, quick, revoked
-):
-    seed_client.redirect_uris = [origins.receiver_url, "http://127.0.0.1/callback"]
-    seed_client.save()
-    browser = LoopbackBrowser(origins)
-    monkeypatch.setattr(Command, "open_url", staticmethod(browser))
-    stdout, stderr = StringIO(), StringIO()
-    try:
-        call_command(
-            "pkce_client",
-            *flows.client_flags(origins),
-            "--loopback",
-            "--timeout",
-            "30",
-            "--max-refreshes",
-            "1",
-            "--interval",
-            "0.01",
-            stdout=stdout,
-            stderr=stderr,
-        )
-    finally:
-        if browser.thread:
-            browser.thread.join(10)
-    out = stdout.getvalue()
-    assert re.search(r"Redirect URI  http://127\.0\.0\.1:\d+/callback", out)
-    assert re.search(r"received \(state (and iss )?checked\)", out)
-    assert "ID token valid" in out and "refresh 1:" in out
-    assert browser.pages == [200]
-    assert "Authorization code: " not in out  # nothing to paste
-    assert_revoked_or_noted(out, origins, revoked)
-
-
 def test_remember_keeps_the_sign_in_status_shows_it_the_next_run_resumes_logout_revokes(
     origins, seed_client, end_user, monkeypatch, quick, tmp_path
 ):
@@ -594,69 +523,6 @@ def test_a_store_file_others_can_read_is_refused_with_what_to_do(origins, tmp_pa
     kept.chmod(0o644)
     with pytest.raises(CommandError, match="its mode is 0644"):
         call_command("pkce_client", *flows.client_flags(origins), "--status", "--store", str(kept))
-
-
-DEVICE_URL = re.compile(r"^  (https://\S+user_code=\S+)$", re.MULTILINE)
-
-
-class DeviceUser:
-    """Someone at another device: opens verification_uri_complete, signs in, allows access.
-    Runs in a thread while the command polls, as a phone beside the terminal would."""
-
-    def __init__(self, origins, stdout: StringIO) -> None:
-        self.origins, self.stdout = origins, stdout
-        self.thread = threading.Thread(target=self.allow, daemon=True)
-        self.error = ""
-
-    def allow(self) -> None:
-        try:
-            for _ in range(100):  # the command prints the address before its first poll
-                found = DEVICE_URL.findall(self.stdout.getvalue())
-                if found:
-                    break
-                time.sleep(0.05)
-            with requests.Session() as http:
-                http.trust_env = False
-                http.verify = self.origins.ca_file
-                flows.log_in(http, self.origins.idp_url, "alice", END_USER_PASSWORD)
-                page = http.get(found[-1], timeout=10)
-                for _ in range(2):  # the code's confirmation, then consent: allow each
-                    action, fields = flows.form_inputs(page.text)
-                    page = http.post(
-                        urljoin(page.url, action or ""),
-                        data={**fields, "decision": "allow"},
-                        headers={"Referer": page.url},
-                        timeout=10,
-                    )
-        except Exception as exc:  # noqa: BLE001 (reported by the test, not lost in the thread)
-            self.error = repr(exc)
-
-
-def test_device_sign_in_polls_until_allowed_on_another_device(
-    origins, seed_client, end_user, monkeypatch, revoked
-):
-    monkeypatch.setattr(Command, "sleep", staticmethod(lambda seconds: time.sleep(0.2)))
-    monkeypatch.setattr(Command, "retry_delays", staticmethod(lambda: iter([0.0, 0.0])))
-    stdout, stderr = StringIO(), StringIO()
-    user = DeviceUser(origins, stdout)
-    user.thread.start()
-    call_command(
-        "pkce_client",
-        *flows.client_flags(origins),
-        "--device",
-        "--max-refreshes",
-        "1",
-        "--interval",
-        "0.01",
-        stdout=stdout,
-        stderr=stderr,
-    )
-    user.thread.join(10)
-    assert not user.error
-    out = stdout.getvalue()
-    assert "enter the code" in out and "Tokens received" in out
-    assert "ID token valid" in out and "refresh 1:" in out
-    assert_revoked_or_noted(out, origins, revoked)
 
 
 def test_from_a_shell_an_expected_error_is_its_message_alone(tmp_path, capsys, monkeypatch):
