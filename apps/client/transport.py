@@ -85,6 +85,11 @@ def send(http: requests.Session, method: str, url: str, **kwargs: Any) -> reques
     try:
         return http.request(method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, **kwargs)
     except requests.exceptions.SSLError as exc:
+        if isinstance(_ssl_error(exc), ssl.SSLEOFError | ssl.SSLZeroReturnError):
+            # Closed mid-handshake: a server going down, or a proxy with nothing behind it.
+            raise TransientError(
+                f"cannot connect to {_origin(url)}: the connection closed during the TLS handshake"
+            ) from exc
         ca_file = getattr(http, "verify", None)
         raise TLSFailure(tls_failure_message(exc, _origin(url), ca_file)) from exc
     except requests.exceptions.Timeout as exc:

@@ -189,6 +189,13 @@ def test_a_tls_failure_is_one_sentence_without_the_librarys_internals(error, sai
     assert "\n" not in message and not isinstance(raised.value, oidc.TransientError)
 
 
+def test_a_connection_closed_during_the_handshake_is_an_outage_to_wait_out():
+    closed = ssl_error(ssl.SSLEOFError, "EOF occurred in violation of protocol (_ssl.c:992)", "SSL")
+    http = StubHTTP({("GET", DISCOVERY): as_requests_raises(closed)})
+    with pytest.raises(oidc.TransientError, match="closed during the TLS handshake$"):
+        oidc.discover(http, ISSUER)
+
+
 def test_a_tls_failure_while_refreshing_is_said_once_not_retried():
     http = StubHTTP({("POST", PROVIDER.token_endpoint): as_requests_raises(UNTRUSTED)})
     terminal = RecordingTerminal()

@@ -26,6 +26,7 @@ from apps.demo import certs
 from apps.idp import keys
 from tests import flows
 from tests.conftest import END_USER_PASSWORD
+from tests.instances import TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -253,6 +254,14 @@ def test_garbage_and_empty_lines_are_asked_again_and_end_of_input_stops(
         run_client(origins, monkeypatch, person=person)
     assert failure.value.returncode == 1
     assert person.prompts == 3
+
+
+def test_the_help_offers_only_what_a_person_can_use():
+    shown = Command().create_parser("manage.py", "pkce_client").format_help()
+    for flag in ("--loopback", "--device", "--remember", "--status", "--logout", "--no-browser"):
+        assert flag in shown
+    # A code answers the challenge of the run that printed the URL: none exists before it.
+    assert "--code" not in shown
 
 
 def test_garbage_in_code_option_is_a_clear_error(origins, seed_client, monkeypatch):
@@ -545,3 +554,106 @@ def test_with_remember_the_plan_says_stopping_keeps_the_sign_in(
     out, _ = run_client(origins, monkeypatch, "--remember", *store, "--max-refreshes", "1")
     assert "(Ctrl+C stops earlier and keeps the sign-in for the next run)" in out
     assert "revokes the refresh token" not in out
+
+
+@pytest.fixture
+def idp_behind_a_proxy(origins, settings):
+    """The IdP reached through a TCP proxy that can stop it, as far as clients can tell: cut,
+    connections are refused. The issuer and every endpoint are the proxy's address."""
+    proxy = TcpProxy(urlsplit(origins.idp_url).port)
+    url = f"https://localhost:{proxy.port}"
+    settings.SITE_URL = url
+    settings.OIDC_ISSUER = f"{url}/oidc"
+    settings.CSRF_TRUSTED_ORIGINS = [url]
+    yield dataclasses.replace(origins, idp_url=url), proxy
+    proxy.close()
+
+
+class Outage:
+    """Command.sleep while the IdP is stopped at the first refresh for `lasts` seconds: the
+    pauses are counted, not waited (the real backoff schedule), then the IdP comes back."""
+
+    def __init__(self, proxy, lasts: float) -> None:
+        self.proxy, self.lasts = proxy, lasts
+        self.started = False
+        self.waited = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        if not self.started:  # the wait before the first refresh: the IdP stops now
+            self.started = True
+            self.proxy.cut()
+            return
+        if self.proxy.is_cut:
+            self.waited += seconds
+            if self.waited >= self.lasts:
+                self.proxy.restore()
+
+
+def test_an_idp_stopped_for_two_minutes_is_waited_out_with_a_line_per_retry(
+    idp_behind_a_proxy, seed_client, end_user, monkeypatch, revoked
+):
+    origins, proxy = idp_behind_a_proxy
+    outage = Outage(proxy, lasts=120)  # twice the minute after which the client gave up before
+    monkeypatch.setattr(Command, "sleep", staticmethod(outage.sleep))
+    out, err = run_client(origins, monkeypatch, "--interval", "0.01", "--max-refreshes", "2")
+    assert not proxy.is_cut and outage.waited >= 120
+    retries = re.findall(r"refresh failed \((.*)\); retry (\d+) in (\d+) s", err)
+    assert [(number, delay) for _, number, delay in retries] == [
+        ("1", "1"),
+        ("2", "2"),
+        ("3", "4"),
+        ("4", "8"),
+        ("5", "16"),
+        ("6", "30"),
+        ("7", "30"),
+        ("8", "30"),
+    ]  # backoff capped at 30 s
+    # The proxy accepts and closes at once, as a load balancer with no IdP behind it does
+    # (the first retry may meet the reset of the connection the client had kept open).
+    assert {reason for reason, _, _ in retries[1:]} == {
+        f"cannot connect to {origins.idp_url}: the connection closed during the TLS handshake"
+    }
+    assert retries[0][0].startswith(f"cannot connect to {origins.idp_url}: ")
+    assert "refresh 1: access token" in out and "refresh 2: access token" in out
+    assert "Done: 2 refreshes" in out
+    assert_revoked_or_noted(out, origins, revoked)
+
+
+@pytest.mark.parametrize("remember", [False, True], ids=["revoking", "remember"])
+def test_giving_up_on_a_stopped_idp_says_the_sign_in_is_still_valid_and_what_to_do(
+    idp_behind_a_proxy, seed_client, end_user, monkeypatch, tmp_path, remember
+):
+    origins, proxy = idp_behind_a_proxy
+    monkeypatch.setattr(Command, "sleep", staticmethod(Outage(proxy, lasts=3600).sleep))
+    kept = tmp_path / "grants.json"
+    flags = ["--remember", "--store", str(kept)] if remember else []
+    with pytest.raises(CommandError) as failure:
+        run_client(origins, monkeypatch, "--interval", "0.01", *flags)
+    message = str(failure.value)
+    assert message.startswith("Gave up waiting for the IdP: refresh still failing after 14 ")
+    if remember:
+        assert f"most likely still valid and is kept in {kept}" in message
+        assert "run the client again with --remember once the IdP is back" in message
+        assert json.loads(kept.read_text())[f"{origins.issuer} test-cli"]["refresh_token"]
+    else:
+        assert "could not be revoked, so it stays valid at the IdP until it expires" in message
+        assert "Sign in again once the IdP is back" in message
+    assert client_tokens().exists()  # true: the IdP still holds the grant
+
+
+def test_a_second_ctrl_c_while_revoking_says_the_token_may_still_be_valid(
+    origins, seed_client, end_user, monkeypatch, quick
+):
+    def interrupted_loop(seconds):
+        raise KeyboardInterrupt  # the first Ctrl+C, while waiting to refresh
+
+    def interrupted_revoke(*args, token, **kwargs):
+        raise KeyboardInterrupt  # the second, before the IdP answered
+
+    monkeypatch.setattr(Command, "sleep", staticmethod(interrupted_loop))
+    monkeypatch.setattr(oidc, "revoke", interrupted_revoke)
+    out, err = run_client(origins, monkeypatch, "--interval", "0.01")
+    assert "Stopping (SIGINT)." in out and "revoked at" not in out
+    assert "Interrupted again while revoking" in err and "may still be valid" in err
+    token = client_tokens().get()  # and it is: the IdP still accepts the refresh token
+    assert refresh_as_test_cli(origins, token.refresh_token).status_code == 200
