@@ -222,7 +222,8 @@ def show_id_token(session: ClientSession, terminal: Terminal, *, now: float) -> 
     verified = session.validate_id_token(session.tokens, now=now)
     session.sub = verified.claims["sub"]
     checks = ["iss", "aud", *(["azp"] if "azp" in verified.claims else []), "exp", "iat"]
-    if not session.resumed or "nonce" in verified.claims:
+    # Only what was checked: the device grant and a resumed grant have no nonce to expect.
+    if (session.nonce and not session.resumed) or "nonce" in verified.claims:
         checks.append("nonce")
     checks += ["at_hash"] if "at_hash" in verified.claims else []
     terminal.say_success(
