@@ -153,6 +153,7 @@ def stay_signed_in(
     if stopped_by:
         terminal.say(f"\nStopping ({stopped_by}).")
     dead = isinstance(failure, oidc.InvalidGrant)  # nothing left to revoke
+    untrusted = isinstance(failure, oidc.TLSFailure)  # the IdP cannot be trusted now
     revoked = False
     if dead and keep is not None:
         keep.delete(session.provider.issuer, session.rp.client_id)
@@ -162,6 +163,8 @@ def stay_signed_in(
             f"Sign-in kept in {keep.where} (not revoked): the next run with --remember "
             "resumes it; --logout revokes it."
         )
+    elif untrusted:
+        pass  # revoking would meet the same TLS failure: say it once, below
     elif not dead:
         revoked = revoke(http, session, terminal)
     alive = schedule.format_duration(loop.clock.monotonic() - started)
@@ -175,6 +178,11 @@ def stay_signed_in(
         )
     if isinstance(failure, oidc.OutageOutlasted):
         raise ClientAbort(gave_up_message(failure, session, keep=keep, revoked=revoked))
+    if untrusted and keep is None:
+        raise ClientAbort(
+            f"{failure} The refresh token was not revoked: it stays valid at the IdP until "
+            "it expires."
+        )
     if failure is not None:
         raise ClientAbort(str(failure))
 

@@ -657,3 +657,34 @@ def test_a_second_ctrl_c_while_revoking_says_the_token_may_still_be_valid(
     assert "Interrupted again while revoking" in err and "may still be valid" in err
     token = client_tokens().get()  # and it is: the IdP still accepts the refresh token
     assert refresh_as_test_cli(origins, token.refresh_token).status_code == 200
+
+
+def test_a_tls_failure_while_refreshing_is_said_once_and_nothing_pretends_to_revoke(
+    origins, seed_client, end_user, monkeypatch, quick, tmp_path
+):
+    other, _ = certs.ensure_certificates(Path(tmp_path))
+    real_refresh = oidc.refresh
+
+    def with_another_ca(http, *args, **kwargs):  # as if the IdP's certificate changed
+        http.verify = str(other.ca_cert)
+        return real_refresh(http, *args, **kwargs)
+
+    monkeypatch.setattr(oidc, "refresh", with_another_ca)
+    stdout, stderr = StringIO(), StringIO()
+    monkeypatch.setattr(Command, "read_line", staticmethod(Person(stdout, origins).readline))
+    with pytest.raises(CommandError) as failure:
+        call_command(
+            "pkce_client",
+            *flows.client_flags(origins),
+            "--interval",
+            "0.01",
+            stdout=stdout,
+            stderr=stderr,
+        )
+    said = str(failure.value)
+    assert said.startswith(f"The IdP's certificate at {origins.idp_url} is not trusted")
+    assert said.endswith(
+        "The refresh token was not revoked: it stays valid at the IdP until it expires."
+    )
+    assert "certificate" not in stdout.getvalue() + stderr.getvalue()  # said once
+    assert client_tokens().exists()  # true: nothing was revoked
