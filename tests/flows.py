@@ -3,8 +3,9 @@
 import os
 import subprocess
 import sys
+import threading
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urljoin, urlsplit
 
 import requests
 from django.conf import settings
@@ -201,3 +202,40 @@ def start_pkce_client(origins, *args: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+class LoopbackBrowser:
+    """A scripted stand-in for the browser `--loopback` opens, for tests about what the client
+    keeps rather than what a person clicks (those drive Chromium): signs in as alice, consents,
+    and follows the IdP's redirect to the command's own 127.0.0.1 receiver, in a thread."""
+
+    def __init__(self, origins, password: str) -> None:
+        self.origins = origins
+        self.password = password
+        self.refused_by_idp = ""
+        self.pages: list[int] = []
+        self.thread: threading.Thread | None = None
+
+    def __call__(self, url: str) -> bool:
+        self.thread = threading.Thread(target=self.browse, args=(url,), daemon=True)
+        self.thread.start()
+        return True
+
+    def browse(self, url: str) -> None:
+        params = dict(parse_qsl(urlsplit(url).query))
+        with requests.Session() as http:
+            http.trust_env = False
+            http.verify = self.origins.ca_file
+            log_in(http, self.origins.idp_url, "alice", self.password)
+            page = http.get(url, allow_redirects=False, timeout=10)
+            if page.status_code not in (301, 302) and 'name="allow"' not in page.text:
+                self.refused_by_idp = f"HTTP {page.status_code}"
+                answer = {
+                    "error": "invalid_request",
+                    "state": params["state"],
+                    "iss": self.origins.issuer,
+                }
+            else:
+                answer = consent(http, self.origins.idp_url, params)
+            back = http.get(params["redirect_uri"], params=answer, timeout=10)
+            self.pages.append(back.status_code)

@@ -14,6 +14,14 @@ class TransientError(OIDCError):
     """
 
 
+class TLSFailure(OIDCError):
+    """The TLS handshake with the IdP failed: an untrusted certificate, another name, not HTTPS.
+
+    Its message is one sentence for the end user (what failed, what to do), without the
+    library's internals; never retried, since waiting does not fix a certificate.
+    """
+
+
 class OutageOutlasted(OIDCError):
     """The IdP stayed unreachable or failing through every retry: the client gave up waiting.
 

@@ -191,6 +191,7 @@ def stay_signed_in(
     if stopped_by:
         terminal.say(f"\nStopping ({stopped_by}).")
     dead = isinstance(failure, oidc.InvalidGrant)  # nothing left to revoke
+    untrusted = isinstance(failure, oidc.TLSFailure)  # the IdP cannot be trusted now
     revoked = False
     if dead and keep is not None:
         keep.delete(session.provider.issuer, session.rp.client_id)
@@ -200,6 +201,8 @@ def stay_signed_in(
             f"Sign-in kept in {keep.where} (not revoked): the next run with --remember "
             "resumes it; --logout revokes it."
         )
+    elif untrusted:
+        pass  # revoking would meet the same TLS failure: say it once, below
     elif not dead:
         revoked = revoke(http, session, terminal)
     alive = schedule.format_duration(loop.clock.monotonic() - started)
@@ -213,6 +216,11 @@ def stay_signed_in(
         )
     if isinstance(failure, oidc.OutageOutlasted):
         raise ClientAbort(gave_up_message(failure, session, keep=keep, revoked=revoked))
+    if untrusted and keep is None:
+        raise ClientAbort(
+            f"{failure} The refresh token was not revoked: it stays valid at the IdP until "
+            "it expires."
+        )
     if failure is not None:
         raise ClientAbort(str(failure))
 
@@ -260,7 +268,8 @@ def show_id_token(session: ClientSession, terminal: Terminal, *, now: float) -> 
     verified = session.validate_id_token(session.tokens, now=now)
     session.sub = verified.claims["sub"]
     checks = ["iss", "aud", *(["azp"] if "azp" in verified.claims else []), "exp", "iat"]
-    if not session.resumed or "nonce" in verified.claims:
+    # Only what was checked: the device grant and a resumed grant have no nonce to expect.
+    if (session.nonce and not session.resumed) or "nonce" in verified.claims:
         checks.append("nonce")
     checks += ["at_hash"] if "at_hash" in verified.claims else []
     terminal.say_success(

@@ -47,6 +47,8 @@ def discover(http: requests.Session, issuer: str, terminal: Terminal) -> oidc.Pr
             f"Cannot reach the IdP: {exc}. Is it running (`make demo` in another "
             "terminal)? Otherwise pass --issuer."
         ) from exc
+    except oidc.TLSFailure as exc:  # its own sentence says what failed and what to do
+        raise ClientAbort(str(exc)) from exc
     except oidc.OIDCError as exc:
         raise ClientAbort(f"Discovery at {issuer} failed: {exc}") from exc
     revocation = provider.revocation_endpoint or "none advertised"

@@ -1,24 +1,78 @@
 """The one way the protocol modules talk HTTP: one timeout, no redirects, errors as OIDCError."""
 
 import re
+import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
-from apps.client.errors import InvalidGrant, OAuthError, OIDCError, TransientError
+from apps.client.errors import InvalidGrant, OAuthError, OIDCError, TLSFailure, TransientError
 
 TIMEOUT_SECONDS = 10
 
 
 def _reason(exc: requests.RequestException) -> str:
-    """The useful part of urllib3's long messages: 'Connection refused', 'certificate ...'."""
+    """The useful part of urllib3's long messages: 'Connection refused', 'Name or service ...'."""
     text = str(exc)
-    for pattern in (r"(certificate verify failed[^'\")]*)", r"\[Errno -?\d+\] ([^'\")]+)"):
+    for pattern in (r"\[Errno -?\d+\] ([^'\")]+)",):
         found = re.search(pattern, text)
         if found:
             return found.group(1).strip()
     return type(exc).__name__
+
+
+# OpenSSL's X509_V_ERR_* codes worth their own advice (x509_vfy.h).
+_CERT_EXPIRED = 10
+_HOSTNAME_MISMATCH = 62
+
+
+def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl module's error under requests' and urllib3's wrappers (args, causes, reason)."""
+    seen: list[BaseException] = []
+    current: object = exc
+    while isinstance(current, BaseException) and not any(current is s for s in seen):
+        if isinstance(current, ssl.SSLError):
+            return current
+        seen.append(current)
+        inner = next((arg for arg in current.args if isinstance(arg, BaseException)), None)
+        current = inner or getattr(current, "reason", None) or current.__cause__
+    return None
+
+
+def _openssl_words(error: ssl.SSLError) -> str:
+    """OpenSSL's words alone: '[SSL: X] wrong version number (_ssl.c:1006)' -> 'wrong ...'."""
+    text = getattr(error, "verify_message", None)
+    text = text or (error.strerror if isinstance(error.strerror, str) else "") or str(error)
+    text = re.sub(r"^\[[A-Z0-9_]+: [A-Z0-9_]+\]\s*", "", text)
+    text = re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text)
+    return text.strip().rstrip(".") or type(error).__name__
+
+
+def tls_failure_message(exc: BaseException, origin: str, ca_file: object) -> str:
+    """One sentence for a failed TLS handshake: what failed, in OpenSSL's words, and what to do."""
+    error = _ssl_error(exc)
+    if error is None:
+        return (
+            f"The TLS handshake with {origin} failed: is it an HTTPS server, and --ca-file its CA?"
+        )
+    words = _openssl_words(error)
+    ca = f"the CA file {ca_file}" if isinstance(ca_file, str) else "the system's CAs"
+    library, verify_code = getattr(error, "library", None), getattr(error, "verify_code", None)
+    if library in ("X509", "PEM"):  # the CA file itself: not a certificate
+        return f"Cannot use {ca} ({words}): pass --ca-file with the PEM certificate of a CA."
+    if isinstance(error, ssl.SSLCertVerificationError):
+        if verify_code == _HOSTNAME_MISMATCH:
+            advice = "pass --issuer with a name the certificate was made for."
+        elif verify_code == _CERT_EXPIRED:
+            advice = "the IdP's certificate must be renewed (or this machine's clock is off)."
+        else:
+            advice = (
+                "pass --ca-file (or set OIDC_CA_BUNDLE) with the CA that signed the IdP's "
+                "certificate (the demo's: certs/ca.pem)."
+            )
+        return f"The IdP's certificate at {origin} is not trusted with {ca} ({words}): {advice}"
+    return f"TLS handshake with {origin} failed ({words}): is it an HTTPS server, on that port?"
 
 
 def _origin(url: str) -> str:
@@ -31,10 +85,13 @@ def send(http: requests.Session, method: str, url: str, **kwargs: Any) -> reques
     try:
         return http.request(method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, **kwargs)
     except requests.exceptions.SSLError as exc:
-        raise OIDCError(
-            f"TLS verification of {_origin(url)} failed ({_reason(exc)}): "
-            "is the CA file the one that signed its certificate?"
-        ) from exc
+        if isinstance(_ssl_error(exc), ssl.SSLEOFError | ssl.SSLZeroReturnError):
+            # Closed mid-handshake: a server going down, or a proxy with nothing behind it.
+            raise TransientError(
+                f"cannot connect to {_origin(url)}: the connection closed during the TLS handshake"
+            ) from exc
+        ca_file = getattr(http, "verify", None)
+        raise TLSFailure(tls_failure_message(exc, _origin(url), ca_file)) from exc
     except requests.exceptions.Timeout as exc:
         raise TransientError(f"{url} did not answer within {TIMEOUT_SECONDS} s") from exc
     except requests.exceptions.ConnectionError as exc:

@@ -1,12 +1,16 @@
 """apps/client/oidc.py without the ID token: discovery, URLs, pasted responses, endpoints."""
 
+import ssl
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
+import urllib3
 
 from apps.client import oidc
+from apps.client.refresh_loop import retrying
 from tests.client.stubs import StubHTTP, response
+from tests.client.terminals import RecordingTerminal
 
 ISSUER = "https://idp.example/oidc"
 DISCOVERY = f"{ISSUER}/.well-known/openid-configuration"
@@ -85,14 +89,6 @@ def test_discover_refuses_plain_http_endpoints():
             "cannot connect to https://idp.example: Connection refused",
         ),
         (requests.exceptions.ReadTimeout("read timed out"), oidc.TransientError, "within 10 s"),
-        (
-            requests.exceptions.SSLError(
-                "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get "
-                "local issuer certificate (_ssl.c:1006)"
-            ),
-            oidc.OIDCError,
-            "TLS verification of https://idp.example failed",
-        ),
         (OSError("Could not find a suitable TLS CA certificate bundle"), oidc.OIDCError, "bundle"),
     ],
 )
@@ -101,6 +97,119 @@ def test_transport_failures_become_oidc_errors(failure, kind, message):
         oidc.discover(StubHTTP({("GET", DISCOVERY): failure}), ISSUER)
     if kind is oidc.OIDCError:
         assert not isinstance(raised.value, oidc.TransientError)  # not worth retrying
+
+
+def as_requests_raises(error: ssl.SSLError) -> requests.exceptions.SSLError:
+    """An ssl error wrapped as urllib3 and requests wrap it, their long reprs included."""
+    reason = urllib3.exceptions.SSLError(error)
+    return requests.exceptions.SSLError(urllib3.exceptions.MaxRetryError(None, "/oidc", reason))
+
+
+def ssl_error(kind, text: str, library: str, **attributes) -> ssl.SSLError:
+    """What the ssl module raises: the message with OpenSSL's codes, and their attributes."""
+    error = kind(1, text)
+    error.library = library
+    for name, value in attributes.items():
+        setattr(error, name, value)
+    return error
+
+
+UNTRUSTED = ssl_error(
+    ssl.SSLCertVerificationError,
+    "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer "
+    "certificate (_ssl.c:1006)",
+    "SSL",
+    verify_code=20,
+    verify_message="unable to get local issuer certificate",
+)
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            UNTRUSTED,
+            "The IdP's certificate at https://idp.example is not trusted with the CA file "
+            "/ca.pem (unable to get local issuer certificate): pass --ca-file (or set "
+            "OIDC_CA_BUNDLE) with the CA that signed the IdP's certificate",
+        ),
+        (
+            ssl_error(
+                ssl.SSLCertVerificationError,
+                "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, "
+                "certificate is not valid for 'idp.example'. (_ssl.c:1006)",
+                "SSL",
+                verify_code=62,
+                verify_message="Hostname mismatch, certificate is not valid for 'idp.example'.",
+            ),
+            "(Hostname mismatch, certificate is not valid for 'idp.example'): pass --issuer "
+            "with a name the certificate was made for.",
+        ),
+        (
+            ssl_error(
+                ssl.SSLCertVerificationError,
+                "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has "
+                "expired (_ssl.c:1006)",
+                "SSL",
+                verify_code=10,
+                verify_message="certificate has expired",
+            ),
+            "(certificate has expired): the IdP's certificate must be renewed",
+        ),
+        (
+            ssl_error(
+                ssl.SSLError,
+                "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)",
+                "SSL",
+                reason="WRONG_VERSION_NUMBER",
+            ),
+            "TLS handshake with https://idp.example failed (wrong version number): is it an "
+            "HTTPS server, on that port?",
+        ),
+        (
+            ssl_error(
+                ssl.SSLError,
+                "[X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate or crl found (_ssl.c:4154)",
+                "X509",
+            ),
+            "Cannot use the CA file /ca.pem (no certificate or crl found): pass --ca-file "
+            "with the PEM certificate of a CA.",
+        ),
+    ],
+)
+def test_a_tls_failure_is_one_sentence_without_the_librarys_internals(error, said):
+    http = StubHTTP({("GET", DISCOVERY): as_requests_raises(error)})
+    http.verify = "/ca.pem"
+    with pytest.raises(oidc.TLSFailure) as raised:
+        oidc.discover(http, ISSUER)
+    message = str(raised.value)
+    assert said in message
+    for internal in ("_ssl.c", "SSLError", "MaxRetryError", "HTTPSConnectionPool", "[SSL:"):
+        assert internal not in message
+    assert "\n" not in message and not isinstance(raised.value, oidc.TransientError)
+
+
+def test_a_connection_closed_during_the_handshake_is_an_outage_to_wait_out():
+    closed = ssl_error(ssl.SSLEOFError, "EOF occurred in violation of protocol (_ssl.c:992)", "SSL")
+    http = StubHTTP({("GET", DISCOVERY): as_requests_raises(closed)})
+    with pytest.raises(oidc.TransientError, match="closed during the TLS handshake$"):
+        oidc.discover(http, ISSUER)
+
+
+def test_a_tls_failure_while_refreshing_is_said_once_not_retried():
+    http = StubHTTP({("POST", PROVIDER.token_endpoint): as_requests_raises(UNTRUSTED)})
+    terminal = RecordingTerminal()
+    pauses: list[float] = []
+    with pytest.raises(oidc.TLSFailure):
+        retrying(
+            "refresh",
+            lambda: oidc.refresh(http, PROVIDER, RP, refresh_token="rt-1", now=1000.0),
+            delays=iter([1.0, 2.0]),
+            sleep=pauses.append,
+            terminal=terminal,
+        )
+    assert http.count("POST", PROVIDER.token_endpoint) == 1 and pauses == []
+    assert terminal.stderr_text() == ""
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 429])

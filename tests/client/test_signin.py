@@ -154,6 +154,18 @@ def test_a_response_to_another_sign_in_is_refused_and_asked_again():
     assert ".." not in warnings
 
 
+def test_a_response_without_iss_from_an_idp_that_sends_it_is_asked_again():
+    terminal, auth = RecordingTerminal(), request()
+    sends_iss = oidc.Provider(**META, authorization_response_iss_parameter_supported=True)
+    reader = Lines(
+        url_for(auth, code="stripped", state=auth.state),  # iss cut off: a mix-up?
+        url_for(auth, code="ours", state=auth.state, iss=ISSUER),
+    )
+    pasted = PasteSignIn(terminal, reader).read_code(auth, sends_iss)
+    assert pasted.code == "ours" and pasted.iss_checked
+    assert "issuer '(none)'" in terminal.stderr_text() and reader.reads == 2
+
+
 def test_a_code_the_idp_refuses_is_asked_again_in_the_same_sign_in():
     terminal = RecordingTerminal()
     token_endpoint = META["token_endpoint"]

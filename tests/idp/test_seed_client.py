@@ -124,3 +124,12 @@ def test_seed_client_refuses_an_unsafe_post_logout_redirect_uri(db, client_id_fi
     with pytest.raises(CommandError, match="post-logout redirect URI"):
         seed("--client-id", "cli", "--post-logout-redirect-uri", uri)
     assert OIDCClient.objects.get().post_logout_redirect_uris == ["https://app.test/bye"]
+
+
+def test_the_seeded_client_may_use_the_device_grant(idp, client_id_file):
+    seed("--client-id", "demo")
+    started = idp.post(
+        "/oidc/device_authorization", {"client_id": "demo", "scope": "openid offline_access"}
+    )
+    assert started.status_code == 200, started.content
+    assert {"device_code", "user_code", "verification_uri_complete"} <= started.json().keys()

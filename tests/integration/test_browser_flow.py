@@ -1,4 +1,5 @@
-"""The seed's flow as a person runs it: `pkce_client` in a terminal, Debian's chromium for the rest.
+"""Each way to sign in as a person runs it: `pkce_client` in a terminal, Debian's chromium for
+the rest: paste (the seed's flow), `--loopback --no-browser` and `--device`.
 
 Real TLS all the way: chromium trusts the test CA through a throwaway NSS database (the
 way a person imports a CA), not through any switch that turns certificate checks off.
@@ -127,9 +128,16 @@ def client_process(origins, *args: str) -> Iterator[Client]:
 
 
 def sign_in_and_answer(
-    page: Page, shots: Screenshots, url: str, *, allow: bool = True, docs_screenshot=None
+    page: Page,
+    shots: Screenshots,
+    url: str,
+    *,
+    allow: bool = True,
+    docs_screenshot=None,
+    lands_on: str = "#code, #error",
 ) -> None:
-    """What a person does in the browser: sign in, read the consent page, click.
+    """What a person does in the browser: sign in, read the consent page, click; then wait
+    for the page the redirect lands on (`lands_on`: the receiver's, by default).
 
     With `docs_screenshot`, the README's pictures of the three pages are taken on the way.
     """
@@ -150,7 +158,7 @@ def sign_in_and_answer(
         page.click("button[name=allow]")
     else:
         page.get_by_role("button", name="Deny").click()
-    page.wait_for_selector("#code, #error")
+    page.wait_for_selector(lands_on)
     shots.take("receiver")
     if docs_screenshot:
         docs_screenshot(page, "receiver")
@@ -237,3 +245,66 @@ def test_a_response_from_another_sign_in_is_caught_as_state_mismatch(origins, pa
     assert "Tokens received" not in waiting.output
     assert "Stopped before sign-in finished" in other.output
     assert "Traceback" not in waiting.output + other.output
+
+
+def test_loopback_chromium_comes_back_to_the_client_which_signs_in_and_refreshes(
+    origins, page, screenshots
+):
+    flags = ("--loopback", "--no-browser", "--interval", "1", "--max-refreshes", "1")
+    with client_process(origins, *flags) as client:
+        url = client.authorization_url()
+        callback = client.wait_for(r"Waiting for the browser at (http://127\.0\.0\.1:\d+/callback)")
+        # A stray request (another tab, an old link) is refused and the client keeps waiting.
+        page.goto(f"{callback.group(1)}?code=stray&state=not-this-one")
+        assert "Refused" in page.inner_text("h1")
+        assert "The command line keeps waiting" in page.inner_text("body")
+        client.wait_for(r"Refused a browser request .*; still waiting")
+        sign_in_and_answer(page, screenshots, url, lands_on="text=You may close this tab")
+        assert page.url.startswith(f"{callback.group(1)}?")  # our own page, from the client
+        assert page.inner_text("h1") == "Signed in"
+        assert client.finish() == 0
+    out = client.output
+    assert re.search(r"^Redirect URI  http://127\.0\.0\.1:\d+/callback$", out, re.MULTILINE)
+    assert re.search(r"Code \S+ received \(state (and iss )?checked\)", out)
+    assert "Authorization code: " not in out  # nothing to paste
+    assert "ID token valid: RS256 signature" in out
+    assert re.search(r"^  preferred_username\s+alice$", out, re.MULTILINE)
+    assert "refresh 1: access token" in out and "Done: 1 refresh" in out
+    assert re.search(r"Refresh token \S+ revoked at https://\S+ \(RFC 7009\)", out)
+    assert "Traceback" not in out
+
+
+DEVICE_ADDRESS = r"^  (https://\S+/device\?user_code=\S+)$"
+
+
+def test_device_chromium_enters_the_code_consents_and_the_client_polls_its_tokens(
+    origins, page, screenshots, settings
+):
+    settings.OIDC_DEVICE_POLL_INTERVAL = 1  # the IdP runs in this process: a quick poll
+    with client_process(origins, "--device", "--interval", "1", "--max-refreshes", "1") as client:
+        user_code = client.wait_for(r"enter the code  (\S+)$").group(1)
+        address = client.wait_for(DEVICE_ADDRESS).group(1)  # verification_uri_complete
+        client.wait_for(r"Waiting for you to allow access")  # polling, pending
+        page.goto(address)
+        page.fill("#id_username", "alice")  # the page asks who you are first
+        page.fill("#id_password", END_USER_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#id_user_code")
+        assert page.input_value("#id_user_code") == user_code  # filled in from the address
+        screenshots.take("device-code")
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_selector(".client-name")
+        assert page.inner_text(".client-name") == "PKCE command-line client"
+        screenshots.take("device-consent")
+        page.get_by_role("button", name="Allow").click()
+        page.wait_for_selector("text=your device is signed in")
+        assert client.finish() == 0
+    out = client.output
+    assert re.search(r"^  https://\S+/device$", out, re.MULTILINE)  # verification_uri
+    assert "Redirect URI" not in out  # the device grant has none
+    assert "Tokens received: access token" in out
+    checked = client.wait_for(r"^ID token valid: RS256 signature .*; (.*) checked").group(1)
+    assert "nonce" not in checked  # RFC 8628 sends none: nothing to claim was checked
+    assert "refresh 1: access token" in out and "Done: 1 refresh" in out
+    assert re.search(r"Refresh token \S+ revoked at https://\S+ \(RFC 7009\)", out)
+    assert "Traceback" not in out

@@ -10,11 +10,10 @@ import re
 import signal
 import socket
 import stat
-import threading
-import time
+from contextlib import nullcontext
 from io import StringIO
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
@@ -27,6 +26,7 @@ from apps.demo import certs
 from apps.idp import keys
 from tests import flows
 from tests.conftest import END_USER_PASSWORD
+from tests.instances import TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -256,6 +256,14 @@ def test_garbage_and_empty_lines_are_asked_again_and_end_of_input_stops(
     assert person.prompts == 3
 
 
+def test_the_help_offers_only_what_a_person_can_use():
+    shown = Command().create_parser("manage.py", "pkce_client").format_help()
+    for flag in ("--loopback", "--device", "--remember", "--status", "--logout", "--no-browser"):
+        assert flag in shown
+    # A code answers the challenge of the run that printed the URL: none exists before it.
+    assert "--code" not in shown
+
+
 def test_garbage_in_code_option_is_a_clear_error(origins, seed_client, monkeypatch):
     with pytest.raises(CommandError, match="neither an authorization code nor"):
         run_client(origins, monkeypatch, "--code", "not a code")
@@ -411,19 +419,37 @@ def test_unreachable_issuer_says_what_to_do(cert_paths):
         )
 
 
-def test_a_ca_that_did_not_sign_the_idp_certificate_is_refused(origins, tmp_path):
-    other, _ = certs.ensure_certificates(Path(tmp_path))
-    with pytest.raises(CommandError, match="TLS verification of .* failed"):
+@pytest.mark.parametrize(
+    "method",
+    [[], ["--loopback", "--no-browser"], ["--device"], ["--remember"], ["--logout"], ["--status"]],
+    ids=["paste", "loopback", "device", "remember", "logout", "status"],
+)
+def test_a_ca_that_did_not_sign_the_idp_certificate_is_said_once_in_plain_words(
+    origins, tmp_path, method
+):
+    other, _ = certs.ensure_certificates(Path(tmp_path / "other-ca"))
+    kept = tmp_path / "grants.json"  # a kept sign-in, for --remember, --logout and --status
+    grant = {"issuer": origins.issuer, "client_id": "x", "refresh_token": "rt", "sub": "s"}
+    kept.write_text(json.dumps({f"{origins.issuer} x": grant}))
+    kept.chmod(0o600)
+    flags = ["--client-id", "x", "--issuer", origins.issuer, "--ca-file", str(other.ca_cert)]
+    stdout, stderr = StringIO(), StringIO()
+    with pytest.raises(CommandError) if method != ["--status"] else nullcontext() as failure:
         call_command(
-            "pkce_client",
-            "--client-id",
-            "x",
-            "--issuer",
-            origins.issuer,
-            "--ca-file",
-            str(other.ca_cert),
-            stdout=StringIO(),
+            "pkce_client", *flags, *method, "--store", str(kept), stdout=stdout, stderr=stderr
         )
+    if method == ["--status"]:  # shows what is kept without asking the IdP anything
+        assert "Client id     x" in stdout.getvalue() and stderr.getvalue() == ""
+        return
+    message = str(failure.value)
+    assert message == (
+        f"The IdP's certificate at {origins.idp_url} is not trusted with the CA file "
+        f"{other.ca_cert} (unable to get local issuer certificate): pass --ca-file (or set "
+        "OIDC_CA_BUNDLE) with the CA that signed the IdP's certificate (the demo's: "
+        "certs/ca.pem)."
+    )
+    assert "certificate" not in stdout.getvalue() + stderr.getvalue()  # said once, not twice
+    assert json.loads(kept.read_text())[f"{origins.issuer} x"] == grant  # nothing lost
 
 
 def test_issuer_must_equal_the_discovered_one(origins):
@@ -453,75 +479,6 @@ def test_issuer_must_equal_the_discovered_one(origins):
 def test_bad_flag_values_are_refused(flag, value):
     with pytest.raises(CommandError, match=flag.lstrip("-")):
         call_command("pkce_client", flag, value, stdout=StringIO())
-
-
-class LoopbackBrowser:
-    """The browser `--loopback` opens: signs in, consents, and follows the IdP's redirect
-    to the command's own 127.0.0.1 receiver (in a thread, as a browser runs beside it)."""
-
-    def __init__(self, origins) -> None:
-        self.origins = origins
-        self.refused_by_idp = ""
-        self.pages: list[int] = []
-        self.thread: threading.Thread | None = None
-
-    def __call__(self, url: str) -> bool:
-        self.thread = threading.Thread(target=self.browse, args=(url,), daemon=True)
-        self.thread.start()
-        return True
-
-    def browse(self, url: str) -> None:
-        params = dict(parse_qsl(urlsplit(url).query))
-        with requests.Session() as http:
-            http.trust_env = False
-            http.verify = self.origins.ca_file
-            flows.log_in(http, self.origins.idp_url, "alice", END_USER_PASSWORD)
-            page = http.get(url, allow_redirects=False, timeout=10)
-            if page.status_code not in (301, 302) and 'name="allow"' not in page.text:
-                self.refused_by_idp = f"HTTP {page.status_code}"
-                answer = {
-                    "error": "invalid_request",
-                    "state": params["state"],
-                    "iss": self.origins.issuer,
-                }
-            else:
-                answer = flows.consent(http, self.origins.idp_url, params)
-            back = http.get(params["redirect_uri"], params=answer, timeout=10)
-            self.pages.append(back.status_code)
-
-
-def test_loopback_signs_in_without_a_paste(
-    origins, seed_client, end_user, monkeypatch, quick, revoked
-):
-    seed_client.redirect_uris = [origins.receiver_url, "http://127.0.0.1/callback"]
-    seed_client.save()
-    browser = LoopbackBrowser(origins)
-    monkeypatch.setattr(Command, "open_url", staticmethod(browser))
-    stdout, stderr = StringIO(), StringIO()
-    try:
-        call_command(
-            "pkce_client",
-            *flows.client_flags(origins),
-            "--loopback",
-            "--timeout",
-            "30",
-            "--max-refreshes",
-            "1",
-            "--interval",
-            "0.01",
-            stdout=stdout,
-            stderr=stderr,
-        )
-    finally:
-        if browser.thread:
-            browser.thread.join(10)
-    out = stdout.getvalue()
-    assert re.search(r"Redirect URI  http://127\.0\.0\.1:\d+/callback", out)
-    assert re.search(r"received \(state (and iss )?checked\)", out)
-    assert "ID token valid" in out and "refresh 1:" in out
-    assert browser.pages == [200]
-    assert "Authorization code: " not in out  # nothing to paste
-    assert_revoked_or_noted(out, origins, revoked)
 
 
 def test_remember_keeps_the_sign_in_status_shows_it_the_next_run_resumes_logout_revokes(
@@ -577,69 +534,6 @@ def test_a_store_file_others_can_read_is_refused_with_what_to_do(origins, tmp_pa
         call_command("pkce_client", *flows.client_flags(origins), "--status", "--store", str(kept))
 
 
-DEVICE_URL = re.compile(r"^  (https://\S+user_code=\S+)$", re.MULTILINE)
-
-
-class DeviceUser:
-    """Someone at another device: opens verification_uri_complete, signs in, allows access.
-    Runs in a thread while the command polls, as a phone beside the terminal would."""
-
-    def __init__(self, origins, stdout: StringIO) -> None:
-        self.origins, self.stdout = origins, stdout
-        self.thread = threading.Thread(target=self.allow, daemon=True)
-        self.error = ""
-
-    def allow(self) -> None:
-        try:
-            for _ in range(100):  # the command prints the address before its first poll
-                found = DEVICE_URL.findall(self.stdout.getvalue())
-                if found:
-                    break
-                time.sleep(0.05)
-            with requests.Session() as http:
-                http.trust_env = False
-                http.verify = self.origins.ca_file
-                flows.log_in(http, self.origins.idp_url, "alice", END_USER_PASSWORD)
-                page = http.get(found[-1], timeout=10)
-                for _ in range(2):  # the code's confirmation, then consent: allow each
-                    action, fields = flows.form_inputs(page.text)
-                    page = http.post(
-                        urljoin(page.url, action or ""),
-                        data={**fields, "decision": "allow"},
-                        headers={"Referer": page.url},
-                        timeout=10,
-                    )
-        except Exception as exc:  # noqa: BLE001 (reported by the test, not lost in the thread)
-            self.error = repr(exc)
-
-
-def test_device_sign_in_polls_until_allowed_on_another_device(
-    origins, seed_client, end_user, monkeypatch, revoked
-):
-    monkeypatch.setattr(Command, "sleep", staticmethod(lambda seconds: time.sleep(0.2)))
-    monkeypatch.setattr(Command, "retry_delays", staticmethod(lambda: iter([0.0, 0.0])))
-    stdout, stderr = StringIO(), StringIO()
-    user = DeviceUser(origins, stdout)
-    user.thread.start()
-    call_command(
-        "pkce_client",
-        *flows.client_flags(origins),
-        "--device",
-        "--max-refreshes",
-        "1",
-        "--interval",
-        "0.01",
-        stdout=stdout,
-        stderr=stderr,
-    )
-    user.thread.join(10)
-    assert not user.error
-    out = stdout.getvalue()
-    assert "enter the code" in out and "Tokens received" in out
-    assert "ID token valid" in out and "refresh 1:" in out
-    assert_revoked_or_noted(out, origins, revoked)
-
-
 def test_from_a_shell_an_expected_error_is_its_message_alone(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     missing = tmp_path / "no-ca.pem"
@@ -660,3 +554,140 @@ def test_with_remember_the_plan_says_stopping_keeps_the_sign_in(
     out, _ = run_client(origins, monkeypatch, "--remember", *store, "--max-refreshes", "1")
     assert "(Ctrl+C stops earlier and keeps the sign-in for the next run)" in out
     assert "revokes the refresh token" not in out
+
+
+@pytest.fixture
+def idp_behind_a_proxy(origins, settings):
+    """The IdP reached through a TCP proxy that can stop it, as far as clients can tell: cut,
+    connections are refused. The issuer and every endpoint are the proxy's address."""
+    proxy = TcpProxy(urlsplit(origins.idp_url).port)
+    url = f"https://localhost:{proxy.port}"
+    settings.SITE_URL = url
+    settings.OIDC_ISSUER = f"{url}/oidc"
+    settings.CSRF_TRUSTED_ORIGINS = [url]
+    yield dataclasses.replace(origins, idp_url=url), proxy
+    proxy.close()
+
+
+class Outage:
+    """Command.sleep while the IdP is stopped at the first refresh for `lasts` seconds: the
+    pauses are counted, not waited (the real backoff schedule), then the IdP comes back."""
+
+    def __init__(self, proxy, lasts: float) -> None:
+        self.proxy, self.lasts = proxy, lasts
+        self.started = False
+        self.waited = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        if not self.started:  # the wait before the first refresh: the IdP stops now
+            self.started = True
+            self.proxy.cut()
+            return
+        if self.proxy.is_cut:
+            self.waited += seconds
+            if self.waited >= self.lasts:
+                self.proxy.restore()
+
+
+def test_an_idp_stopped_for_two_minutes_is_waited_out_with_a_line_per_retry(
+    idp_behind_a_proxy, seed_client, end_user, monkeypatch, revoked
+):
+    origins, proxy = idp_behind_a_proxy
+    outage = Outage(proxy, lasts=120)  # twice the minute after which the client gave up before
+    monkeypatch.setattr(Command, "sleep", staticmethod(outage.sleep))
+    out, err = run_client(origins, monkeypatch, "--interval", "0.01", "--max-refreshes", "2")
+    assert not proxy.is_cut and outage.waited >= 120
+    retries = re.findall(r"refresh failed \((.*)\); retry (\d+) in (\d+) s", err)
+    assert [(number, delay) for _, number, delay in retries] == [
+        ("1", "1"),
+        ("2", "2"),
+        ("3", "4"),
+        ("4", "8"),
+        ("5", "16"),
+        ("6", "30"),
+        ("7", "30"),
+        ("8", "30"),
+    ]  # backoff capped at 30 s
+    # The proxy accepts and closes at once, as a load balancer with no IdP behind it does
+    # (the first retry may meet the reset of the connection the client had kept open).
+    assert {reason for reason, _, _ in retries[1:]} == {
+        f"cannot connect to {origins.idp_url}: the connection closed during the TLS handshake"
+    }
+    assert retries[0][0].startswith(f"cannot connect to {origins.idp_url}: ")
+    assert "refresh 1: access token" in out and "refresh 2: access token" in out
+    assert "Done: 2 refreshes" in out
+    assert_revoked_or_noted(out, origins, revoked)
+
+
+@pytest.mark.parametrize("remember", [False, True], ids=["revoking", "remember"])
+def test_giving_up_on_a_stopped_idp_says_the_sign_in_is_still_valid_and_what_to_do(
+    idp_behind_a_proxy, seed_client, end_user, monkeypatch, tmp_path, remember
+):
+    origins, proxy = idp_behind_a_proxy
+    monkeypatch.setattr(Command, "sleep", staticmethod(Outage(proxy, lasts=3600).sleep))
+    kept = tmp_path / "grants.json"
+    flags = ["--remember", "--store", str(kept)] if remember else []
+    with pytest.raises(CommandError) as failure:
+        run_client(origins, monkeypatch, "--interval", "0.01", *flags)
+    message = str(failure.value)
+    assert message.startswith("Gave up waiting for the IdP: refresh still failing after 14 ")
+    if remember:
+        assert f"most likely still valid and is kept in {kept}" in message
+        assert "run the client again with --remember once the IdP is back" in message
+        assert json.loads(kept.read_text())[f"{origins.issuer} test-cli"]["refresh_token"]
+    else:
+        assert "could not be revoked, so it stays valid at the IdP until it expires" in message
+        assert "Sign in again once the IdP is back" in message
+    assert client_tokens().exists()  # true: the IdP still holds the grant
+
+
+def test_a_second_ctrl_c_while_revoking_says_the_token_may_still_be_valid(
+    origins, seed_client, end_user, monkeypatch, quick
+):
+    def interrupted_loop(seconds):
+        raise KeyboardInterrupt  # the first Ctrl+C, while waiting to refresh
+
+    being_revoked = []
+
+    def interrupted_revoke(*args, token, **kwargs):
+        being_revoked.append(token)
+        raise KeyboardInterrupt  # the second, before the IdP answered
+
+    monkeypatch.setattr(Command, "sleep", staticmethod(interrupted_loop))
+    monkeypatch.setattr(oidc, "revoke", interrupted_revoke)
+    out, err = run_client(origins, monkeypatch, "--interval", "0.01")
+    assert "Stopping (SIGINT)." in out and "revoked at" not in out
+    assert "Interrupted again while revoking" in err and "may still be valid" in err
+    # And it is: the IdP still accepts the refresh token the client was revoking.
+    assert refresh_as_test_cli(origins, being_revoked[-1]).status_code == 200
+
+
+def test_a_tls_failure_while_refreshing_is_said_once_and_nothing_pretends_to_revoke(
+    origins, seed_client, end_user, monkeypatch, quick, tmp_path
+):
+    other, _ = certs.ensure_certificates(Path(tmp_path))
+    real_refresh = oidc.refresh
+
+    def with_another_ca(http, *args, **kwargs):  # as if the IdP's certificate changed
+        http.verify = str(other.ca_cert)
+        return real_refresh(http, *args, **kwargs)
+
+    monkeypatch.setattr(oidc, "refresh", with_another_ca)
+    stdout, stderr = StringIO(), StringIO()
+    monkeypatch.setattr(Command, "read_line", staticmethod(Person(stdout, origins).readline))
+    with pytest.raises(CommandError) as failure:
+        call_command(
+            "pkce_client",
+            *flows.client_flags(origins),
+            "--interval",
+            "0.01",
+            stdout=stdout,
+            stderr=stderr,
+        )
+    said = str(failure.value)
+    assert said.startswith(f"The IdP's certificate at {origins.idp_url} is not trusted")
+    assert said.endswith(
+        "The refresh token was not revoked: it stays valid at the IdP until it expires."
+    )
+    assert "certificate" not in stdout.getvalue() + stderr.getvalue()  # said once
+    assert client_tokens().exists()  # true: nothing was revoked

@@ -9,7 +9,8 @@ from django.core.management import call_command
 from apps.client.management.commands.pkce_client import Command
 from apps.idp import services
 from apps.idp.models import RegisteredClient
-from tests.integration.test_client_command import LoopbackBrowser
+from tests.conftest import END_USER_PASSWORD
+from tests.flows import LoopbackBrowser
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ def test_the_registration_is_kept_reused_and_dropped_by_logout(
     services.seed_resource_server(
         settings.RESOURCE_SERVER_CLIENT_ID, secret=SECRET, audiences=(api,)
     )
-    browser = LoopbackBrowser(origins)
+    browser = LoopbackBrowser(origins, END_USER_PASSWORD)
     monkeypatch.setattr(Command, "open_url", staticmethod(browser))
     monkeypatch.setattr(Command, "sleep", staticmethod(lambda seconds: None))
     store = tmp_path / "grants.json"

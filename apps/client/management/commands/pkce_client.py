@@ -98,9 +98,10 @@ class Command(BaseCommand):
             metavar="N",
             help="Stop after N refreshes (default: refresh until Ctrl+C).",
         )
-        parser.add_argument(
-            "--code", help="The authorization code or the receiver's URL: skips the prompt."
-        )
+        # Not in --help: a code answers the PKCE challenge of the run that printed its URL,
+        # so no person can have one before the run starts. Kept for scripts and tests that
+        # drive the flow themselves (and to say clearly why a stale code fails).
+        parser.add_argument("--code", help=argparse.SUPPRESS)
         parser.add_argument(
             "--open",
             action="store_true",
