@@ -17,13 +17,14 @@ DEFAULT_HEADER_TIMEOUT_MS = 10_000
 def granian_arguments(
     *,
     host: str,
-    port: int,
-    workers: int,
+    port: int | str,
+    workers: int | str,
     certificate: str,
     key: str,
-    header_timeout_ms: int = DEFAULT_HEADER_TIMEOUT_MS,
+    header_timeout_ms: int | str = DEFAULT_HEADER_TIMEOUT_MS,
 ) -> list[str]:
-    """granian's arguments for the IdP as Procfile.serve gives them (without its logging)."""
+    """granian's arguments for the IdP as Procfile.serve gives them (without its logging).
+    Numbers may be shell expressions: tests/config/test_serving.py passes Procfile.serve's."""
     return [
         "config.rsgi:application",
         "--interface",

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import requests
@@ -241,19 +240,3 @@ def test_connections_that_never_finish_tls_or_never_send_a_request_are_closed(id
         with sock:
             _, closed = read_until_closed(sock, timeout=15)
             assert closed
-
-
-def test_procfile_serve_runs_the_idp_with_the_flags_the_tests_and_bench_use():
-    from config.serving import granian_arguments
-
-    procfile = (Path(settings.BASE_DIR) / "Procfile.serve").read_text()
-    idp_line = next(line for line in procfile.splitlines() if line.startswith("idp:"))
-    expected = granian_arguments(
-        host="${SERVE_HOST:-127.0.0.1}",
-        port="${SERVE_IDP_PORT:-8443}",
-        workers="${WEB_CONCURRENCY:-2}",
-        certificate="certs/server.pem",
-        key="certs/server-key.pem",
-        header_timeout_ms="${SERVE_HEADER_TIMEOUT_MS:-10000}",
-    )
-    assert f".venv/bin/granian {' '.join(expected)} " in idp_line
