@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from io import BytesIO
 
 from django.conf import settings
+from granian.rsgi import ProtocolClosed
 
 from config import body_limits
 from config.wsgi import application as wsgi_application
@@ -185,8 +186,10 @@ class BodyFirstFront:
                 return self._refuse(scope, protocol, body_limits.TOO_SLOW)
             except body_limits.BodyTooLarge:
                 return self._refuse(scope, protocol, body_limits.TOO_LARGE)
-            except Exception:  # noqa: BLE001 (the client went away mid-body: nobody to answer)
+            except ProtocolClosed:  # the client went away mid-body: nobody to answer
                 return None
+            if declared is not None and len(body) != int(declared):
+                return None  # cut short: the client is gone, and half a form is not a request
         environ = build_environ(scope, body)
         status, response_headers, content = await self.pool.run(run_wsgi, self.app, environ)
         protocol.response_bytes(status, response_headers, content)
