@@ -6,8 +6,10 @@ likes, and 2 workers x 2 threads are held by four such clients (issue #10, item 
 body is read first, in the worker's event loop, where a slow client costs no thread: within
 `SERVE_BODY_TIMEOUT_SECONDS` (else 408) and up to `SERVE_MAX_BODY_BYTES` (else 413), both
 answered with `Connection: close`. Only then does the request go to config.wsgi.application,
-on one of `SERVE_THREADS` threads. The interface is granian's own (RSGI): of the async ones
-it is the cheapest, and the rest of the stack is unchanged.
+on one of `SERVE_THREADS` threads (Django refuses database access on an event loop's own
+thread), with its middleware and views unchanged. The interface is granian's own (RSGI):
+the body arrives as bytes, without ASGI's message dicts; Django's ASGIHandler would also run
+every synchronous view on one shared thread (asgiref's thread_sensitive).
 
 The header read timeout (granian's --http1-header-read-timeout) and the TLS handshake's
 (granian's, 10 s) are the server's: see Procfile.serve.
