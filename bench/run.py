@@ -83,7 +83,7 @@ def parse_args() -> argparse.Namespace:
         "--threads",
         type=int,
         default=int(os.environ.get("SERVE_THREADS", 2)),
-        help="Python threads per worker (granian's --blocking-threads)",
+        help="Python threads per worker that run Django (SERVE_THREADS)",
     )
     parser.add_argument("--label", default="", help="a name for this run in the JSON file")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the trivial responder")
@@ -183,26 +183,27 @@ def serving(args: argparse.Namespace) -> Iterator[subprocess.Popen]:
     """The IdP as Procfile.serve starts it, on this run's port, without the access log."""
     from django.conf import settings
 
+    from config.serving import granian_command
+
     command = [
-        str(BASE_DIR / ".venv" / "bin" / "granian"),
-        "config.wsgi:application",
-        "--interface=wsgi",
-        "--no-ws",
-        "--host=127.0.0.1",
-        f"--port={PORT}",
-        f"--workers={args.workers}",
-        f"--blocking-threads={args.threads}",
-        f"--ssl-certificate={settings.CERTS_DIR / 'server.pem'}",
-        f"--ssl-keyfile={settings.CERTS_DIR / 'server-key.pem'}",
+        *granian_command(
+            host="127.0.0.1",
+            port=PORT,
+            workers=args.workers,
+            certificate=str(settings.CERTS_DIR / "server.pem"),
+            key=str(settings.CERTS_DIR / "server-key.pem"),
+        ),
         "--log-config=config/granian-logging.json",
-        "--workers-kill-timeout=5",
-        "--respawn-failed-workers",
     ]
     log = RESULTS_DIR / "server.log"
     metrics_dir = RESULTS_DIR / "metrics"  # counted across workers, as under make serve
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "SERVE_THREADS": str(args.threads),
+    }
     with log.open("wb") as out:
         server = subprocess.Popen(
             command, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT

@@ -296,3 +296,13 @@ LOGGING = {
         },
     },
 }
+
+# --- make serve (config/rsgi.py, in front of the WSGI app under granian)
+# Python threads per worker process that run Django; a sign-in holds one for its password
+# hash (about 0.25 s).
+SERVE_THREADS = _env_int("SERVE_THREADS", 2)
+# A request body is read before any thread is given to it: refused with 413 beyond this many
+# bytes (the largest form here is the admin's, with a client's logo), with 408 when it has
+# not all arrived this many seconds after the headers.
+SERVE_MAX_BODY_BYTES = _env_int("SERVE_MAX_BODY_BYTES", 1024 * 1024)
+SERVE_BODY_TIMEOUT_SECONDS = _env_int("SERVE_BODY_TIMEOUT_SECONDS", 10)

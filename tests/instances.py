@@ -5,7 +5,6 @@ Shared by the several-instances tests and the fault tests (PostgreSQL away, a wo
 
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +15,8 @@ import pytest
 import requests
 from django.conf import settings
 from django.db import connection
+
+from config import serving
 
 START_TIMEOUT_SECONDS = 30
 # The tests that run real instances on the shared test database: PostgreSQL only.
@@ -40,28 +41,30 @@ def test_database_url(port: int | None = None) -> str:
 test_database_url.__test__ = False  # a helper, not a test, whatever its name says
 
 
-def start_instance(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    """granian with the flags Procfile.serve gives it; SERVER_CERT/SERVER_KEY from `env`."""
+def start_instance(
+    port: int, env: dict[str, str], log: Path, *, header_timeout_ms: int | None = None
+) -> subprocess.Popen:
+    """granian with the flags Procfile.serve gives it (config/serving.py), four Django threads
+    per worker unless `env` says SERVE_THREADS; SERVER_CERT/SERVER_KEY from `env`."""
+    timeout = {"header_timeout_ms": header_timeout_ms} if header_timeout_ms else {}
     command = [
-        sys.executable,
-        "-m",
-        "granian",
-        "config.wsgi:application",
-        "--interface=wsgi",
-        "--no-ws",
-        "--host=127.0.0.1",
-        f"--port={port}",
-        f"--ssl-certificate={env['SERVER_CERT']}",
-        f"--ssl-keyfile={env['SERVER_KEY']}",
-        "--workers=2",
-        "--blocking-threads=4",
-        "--workers-kill-timeout=5",
-        "--respawn-failed-workers",
+        *serving.granian_command(
+            host="127.0.0.1",
+            port=port,
+            workers=2,
+            certificate=env["SERVER_CERT"],
+            key=env["SERVER_KEY"],
+            **timeout,
+        ),
         "--respawn-interval=0.5",
     ]
     with log.open("wb") as out:
         return subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
+            command,
+            cwd=settings.BASE_DIR,
+            env={"SERVE_THREADS": "4", **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
