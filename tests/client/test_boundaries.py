@@ -30,6 +30,8 @@ PURE_MODULES = (
     "loopback.py",
     "store.py",
     "device.py",
+    "dpop.py",
+    "resource.py",
 )
 DJANGO_EDGES = ("apps.py", "pkce_client.py")
 
