@@ -1,7 +1,8 @@
 """Ask the IdP whether an access token is active (RFC 7662), with a short cache. No Django.
 
 The resource server is a confidential client of the IdP: it authenticates with HTTP Basic
-(RFC 7662 §2.1, RFC 6749 §2.3.1) and learns the token's subject, scope and client.
+(RFC 7662 §2.1, RFC 6749 §2.3.1) and learns the token's subject, scope and client, and the
+thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`, RFC 9449 §6.2).
 """
 
 import hashlib
@@ -27,6 +28,7 @@ class ActiveToken:
     scope: tuple[str, ...]
     client_id: str
     exp: float | None  # seconds since the epoch, when the IdP says
+    jkt: str | None = None  # DPoP-bound: only proofs of this key may use it; None: a Bearer token
 
 
 def _active_token(answer: dict[str, Any]) -> ActiveToken | None:
@@ -40,7 +42,20 @@ def _active_token(answer: dict[str, Any]) -> ActiveToken | None:
     exp = answer.get("exp")
     if exp is not None and (isinstance(exp, bool) or not isinstance(exp, int | float)):
         raise IntrospectionError("the introspection answer's exp is not a number")
-    return ActiveToken(sub=sub, scope=tuple(scope.split()), client_id=client_id, exp=exp)
+    return ActiveToken(
+        sub=sub, scope=tuple(scope.split()), client_id=client_id, exp=exp, jkt=_bound_key(answer)
+    )
+
+
+def _bound_key(answer: dict[str, Any]) -> str | None:
+    """cnf.jkt (RFC 9449 §6.2); an answer that says DPoP but names no key is no answer."""
+    cnf = answer.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if isinstance(jkt, str) and jkt:
+        return jkt
+    if cnf is not None or str(answer.get("token_type", "")).lower() == "dpop":
+        raise IntrospectionError("the introspection answer's cnf names no DPoP key (jkt)")
+    return None
 
 
 def introspect(
