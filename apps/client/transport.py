@@ -74,8 +74,8 @@ def send_with_proof(
         return send(http, method, url, headers=headers, **kwargs)
 
     def with_fresh_proof() -> requests.Response:
-        headers["DPoP"] = dpop.proof(method, url, access_token=access_token)
-        response = send(http, method, url, headers=headers, **kwargs)
+        proof = dpop.proof(method, url, access_token=access_token)
+        response = send(http, method, url, headers={**headers, "DPoP": proof}, **kwargs)
         nonce = response.headers.get(NONCE_HEADER)
         if nonce:  # §8.2: a server may hand a fresh nonce with any answer
             dpop.remember_nonce(url, nonce)
