@@ -29,7 +29,7 @@ def b64url(data: bytes) -> str:
 
 def access_token_hash(access_token: str) -> str:
     """The `ath` claim (§4.2): base64url of the SHA-256 of the access token's ASCII."""
-    return b64url(hashlib.sha256(access_token.encode("ascii")).digest())
+    return b64url(hashlib.sha256(access_token.encode("utf-8")).digest())  # ASCII for real tokens
 
 
 def target_uri(url: str) -> str:

@@ -62,9 +62,11 @@ def idp_offers_dpop(origins) -> bool:
         return oidc.discover(http, origins.issuer).dpop_signing_alg_values_supported != ()
 
 
+@pytest.mark.parametrize("nonces", [False, True], ids=["no-nonce", "server-nonces"])
 def test_dpop_bound_tokens_end_to_end(
-    origins, resource_server, end_user, monkeypatch, quick, tmp_path, https
+    origins, resource_server, end_user, monkeypatch, quick, tmp_path, https, settings, nonces
 ):
+    settings.OIDC_DPOP_NONCE = nonces  # the IdP's RFC 9449 §8 nonces: the client retries once
     if not idp_offers_dpop(origins):
         pytest.skip("needs the IdP's side of DPoP (branch h/dpopidp): discovery lists no algs")
     seen: list[oidc.Tokens] = []
@@ -107,19 +109,12 @@ def test_dpop_bound_tokens_end_to_end(
     assert replayed.status_code == 401
     assert 'DPoP error="invalid_dpop_proof"' in replayed.headers["WWW-Authenticate"]
 
-    thief = DPoPKey.generate()  # a copied refresh token with the thief's own key
-    stolen = https.post(
-        f"{origins.issuer}/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": grant.refresh_token,
-            "client_id": "test-cli",
-        },
-        headers={"DPoP": thief.proof("POST", f"{origins.issuer}/token")},
-        timeout=10,
-    )
-    assert stolen.status_code == 400
-    assert stolen.json()["error"] in ("invalid_grant", "invalid_dpop_proof")
+    thief = DPoPKey.generate()  # a copied refresh token, with the thief's own key
+    provider = oidc.discover(https, origins.issuer)
+    rp = oidc.RelyingParty(client_id="test-cli", redirect_uri=origins.receiver_url)
+    with pytest.raises(oidc.OAuthError) as refused:
+        oidc.refresh(https, provider, rp, refresh_token=grant.refresh_token, now=0, dpop=thief)
+    assert refused.value.error in ("invalid_grant", "invalid_dpop_proof")
 
     out, err = run_client(origins, monkeypatch, "--logout", "--store", str(store_file))
     assert "Signed out: refresh token revoked" in out, out + err
