@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 
 import requests
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -27,6 +28,7 @@ from apps.receiver import introspection, replay
 REQUIRED_SCOPES = ("openid", "profile")  # who the person is: what /api/profile shows
 SCOPES_SUPPORTED = REQUIRED_SCOPES
 METADATA_PATH = "/.well-known/oauth-protected-resource"
+RETRY_AFTER_SECONDS = 5  # a database outage: when a client may try again
 
 _cache_lock = threading.Lock()
 _cache: introspection.IntrospectionCache | None = None
@@ -141,6 +143,17 @@ def profile(request: HttpRequest) -> HttpResponse:
             proof = _checked_proof(request, token)
         except dpop.InvalidDPoPProof as refusal:
             return _refusal(401, "invalid_dpop_proof", refusal.reason, scheme="DPoP")
+        except DatabaseError:  # the jti log is out of reach: no proof can be accepted once
+            response = _json(
+                {
+                    "error": "temporarily_unavailable",
+                    "error_description": "The API cannot record the DPoP proof (its database "
+                    "does not answer); try again shortly.",
+                },
+                503,
+            )
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
     secret = _secret()
     if not secret:
         return _json(

@@ -5,7 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from apps.client.dpop import DPoPKey
@@ -212,3 +212,18 @@ def test_parallel_presentations_of_one_proof_at_the_api_are_accepted_exactly_onc
         thread.join(timeout=30)
     assert errors == []
     assert sorted(results) == [False] * (parallel - 1) + [True]
+
+
+@pytest.mark.django_db
+def test_without_its_database_the_api_answers_503_not_500(client, idp_says, monkeypatch):
+    key = DPoPKey.generate()
+    idp_says(jkt=key.thumbprint)
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(replay, "remember_proof", unreachable)
+    answer = call(client, proof=key.proof("GET", API_URL, access_token=TOKEN))
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "temporarily_unavailable"
+    assert answer["Retry-After"] == "5"
