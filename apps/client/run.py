@@ -369,9 +369,10 @@ def resume(
         dpop=dpop if tokens.dpop_bound else None,
     )
     store.save(stored_grant(session, now=clock.now()))  # the rotated token, at once
+    bound = f", DPoP key {session.dpop.thumbprint}" if session.dpop is not None else ""
     terminal.say_success(
         f"Resumed without signing in: access token {oidc.token_tag(tokens.access_token)} "
-        f"({expiry(tokens.expires_at, clock.now())})."
+        f"({expiry(tokens.expires_at, clock.now())}{bound})."
     )
     return session
 

@@ -273,15 +273,12 @@ def test_a_resumed_grant_refreshes_with_its_kept_key_and_keeps_it(tmp_path):
     settings = RunSettings(
         issuer=ISSUER, rp=RP, ca_file="ca.pem", interval=60.0, max_refreshes=None, remember=True
     )
+    terminal = RecordingTerminal()
     session = resume(
-        http,
-        settings,
-        kept,
-        RecordingTerminal(),
-        clock=Clock(now=lambda: NOW),
-        retry_delays=lambda: iter(()),
+        http, settings, kept, terminal, clock=Clock(now=lambda: NOW), retry_delays=lambda: iter(())
     )
     assert session is not None and session.dpop.thumbprint == key.thumbprint
+    assert f"DPoP key {key.thumbprint})." in terminal.stdout_text()
     assert sent_proof(http)[0]["jwk"] == key.public_jwk
     again = kept.load(ISSUER, RP.client_id)
     assert again.refresh_token == "rt-1" and again.dpop_key == key.private_jwk()
