@@ -247,6 +247,9 @@ PKCE_CLIENT_ID_FILE = VAR_DIR / "pkce_client_id"
 
 # --- apps.client (the CLI relying party)
 PKCE_CLIENT_ID = os.environ.get("PKCE_CLIENT_ID", "")  # else the file seed_client writes
+# The protected API pkce_client calls after sign-in and each refresh; unset: RECEIVER_URL's
+# api/profile (read when the command starts, so a changed RECEIVER_URL moves it too).
+PKCE_API_URL = os.environ.get("PKCE_API_URL", "")
 OIDC_CA_BUNDLE = os.environ.get("OIDC_CA_BUNDLE") or str(CERTS_DIR / "ca.pem")
 
 # --- apps.receiver's API: a resource server, a confidential client of the IdP that

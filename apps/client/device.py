@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from apps.client import oidc
+from apps.client.dpop import DPoPKey
 from apps.client.errors import ClientAbort
 from apps.client.session import Clock
 from apps.client.signin import SignedIn
@@ -93,6 +94,7 @@ def poll_for_tokens(
     clock: Clock,
     progress: Callable[[str], None],
     warn: Callable[[str], None],
+    dpop: DPoPKey | None = None,
 ) -> oidc.Tokens:
     """Poll every `interval` seconds (RFC 8628 §3.5) until tokens, a denial or expiry."""
     interval = grant.interval
@@ -110,7 +112,7 @@ def poll_for_tokens(
         polls += 1
         try:
             return oidc.exchange_device_code(
-                http, provider, rp, device_code=grant.device_code, now=clock.now()
+                http, provider, rp, device_code=grant.device_code, now=clock.now(), dpop=dpop
             )
         except oidc.TransientError as exc:  # the IdP is away: the code may still be good
             warn(f"Polling failed ({exc}); trying again in {interval:g} s.")
@@ -152,7 +154,11 @@ class DeviceSignIn:
     uses_redirect = False  # sign_in shows no redirect URI
 
     def __call__(
-        self, http: requests.Session, provider: oidc.Provider, rp: oidc.RelyingParty
+        self,
+        http: requests.Session,
+        provider: oidc.Provider,
+        rp: oidc.RelyingParty,
+        dpop: DPoPKey | None = None,
     ) -> SignedIn:
         grant = request_device_code(http, provider, rp)
         say = self.terminal.say
@@ -176,6 +182,7 @@ class DeviceSignIn:
             clock=self.clock,
             progress=self.terminal.say,
             warn=self.terminal.warn,
+            dpop=dpop,
         )
         if tokens.id_token is None and "openid" in rp.scope.split():
             raise oidc.OIDCError("the token endpoint issued no ID token for the device code")

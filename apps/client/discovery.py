@@ -23,6 +23,8 @@ class Provider:
     device_authorization_endpoint: str | None = None  # RFC 8628 §4
     # RFC 9207 §3: when true, every authorization response must carry `iss`.
     authorization_response_iss_parameter_supported: bool = False
+    # RFC 9449 §5.1: the JWS algorithms its DPoP proofs may use; none listed, no DPoP.
+    dpop_signing_alg_values_supported: tuple[str, ...] = ()
 
 
 def _require_https(name: str, url: Any) -> str:
@@ -44,6 +46,9 @@ def discover(http: requests.Session, issuer: str) -> Provider:
             raise OIDCError(f"discovery document lacks {name}")
         endpoints[name] = _require_https(name, meta[name])
     revocation = meta.get("revocation_endpoint")
+    dpop_algs = meta.get("dpop_signing_alg_values_supported")
+    if not isinstance(dpop_algs, list) or not all(isinstance(alg, str) for alg in dpop_algs):
+        dpop_algs = []
     device = meta.get("device_authorization_endpoint")
     return Provider(
         device_authorization_endpoint=_require_https("device_authorization_endpoint", device)
@@ -57,5 +62,6 @@ def discover(http: requests.Session, issuer: str) -> Provider:
             "authorization_response_iss_parameter_supported"
         )
         is True,
+        dpop_signing_alg_values_supported=tuple(dpop_algs),
         **endpoints,
     )

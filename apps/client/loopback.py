@@ -19,6 +19,7 @@ from typing import Any
 import requests
 
 from apps.client import oidc, pkce
+from apps.client.dpop import DPoPKey
 from apps.client.errors import ClientAbort
 from apps.client.signin import SignedIn
 from apps.client.terminal import Terminal
@@ -157,7 +158,11 @@ class LoopbackSignIn:
     monotonic: Callable[[], float] = field(default=time.monotonic)
 
     def __call__(
-        self, http: requests.Session, provider: oidc.Provider, rp: oidc.RelyingParty
+        self,
+        http: requests.Session,
+        provider: oidc.Provider,
+        rp: oidc.RelyingParty,
+        dpop: DPoPKey | None = None,
     ) -> SignedIn:
         rp = dataclasses.replace(rp, redirect_uri=self.receiver.redirect_uri)
         verifier = pkce.make_verifier()
@@ -209,6 +214,12 @@ class LoopbackSignIn:
         checked = "state" + (" and iss" if result.iss_checked else "") + " checked"
         self.terminal.say(f"Code {oidc.short(result.code)} received ({checked}).")
         tokens = oidc.exchange_code(
-            http, provider, rp, code=result.code, code_verifier=verifier, now=self.now()
+            http,
+            provider,
+            rp,
+            code=result.code,
+            code_verifier=verifier,
+            now=self.now(),
+            dpop=dpop,
         )
         return SignedIn(tokens=tokens, nonce=request.nonce)

@@ -7,6 +7,7 @@ import requests
 
 from apps.client import oidc, schedule
 from apps.client.errors import OutageOutlasted
+from apps.client.resource import report_profile
 from apps.client.session import ClientSession, Clock
 from apps.client.terminal import Terminal, expiry, time_of_day
 
@@ -54,6 +55,7 @@ class RefreshLoop:
         clock: Clock,
         retry_delays: RetryDelays = schedule.retry_delays,
         on_tokens: Callable[[ClientSession], None] | None = None,
+        api_url: str | None = None,
     ) -> None:
         self.http = http
         self.session = session
@@ -61,6 +63,7 @@ class RefreshLoop:
         self.clock = clock
         self.retry_delays = retry_delays
         self.on_tokens = on_tokens  # --remember: keep each rotated refresh token at once
+        self.api_url = api_url  # the protected API called after each refresh; None: none
 
     def run(self, *, interval: float, limit: int | None) -> None:
         session = self.session
@@ -105,7 +108,12 @@ class RefreshLoop:
         tokens = self.retrying(
             "refresh",
             lambda: oidc.refresh(
-                http, session.provider, session.rp, refresh_token=old, now=clock.now()
+                http,
+                session.provider,
+                session.rp,
+                refresh_token=old,
+                now=clock.now(),
+                dpop=session.dpop,
             ),
         )
         session.tokens = tokens  # keep the rotated token before anything else can fail
@@ -116,7 +124,11 @@ class RefreshLoop:
         claims = self.retrying(
             "userinfo",
             lambda: oidc.fetch_userinfo(
-                http, session.provider, access_token=tokens.access_token, sub=session.sub
+                http,
+                session.provider,
+                access_token=tokens.access_token,
+                sub=session.sub,
+                dpop=session.dpop,
             ),
         )
         session.refreshes += 1
@@ -129,4 +141,18 @@ class RefreshLoop:
             f"{time_of_day()} refresh {session.refreshes}: access token "
             f"{oidc.token_tag(tokens.access_token)} {expiry(tokens.expires_at, clock.now())}; "
             f"refresh token {rotated}; userinfo OK ({who or 'sub ' + session.sub})"
+        )
+        self.call_api()
+
+    def call_api(self) -> None:
+        """One line from the protected API for the current access token (if one is set)."""
+        if not self.api_url:
+            return
+        report_profile(
+            self.http,
+            self.api_url,
+            access_token=self.session.tokens.access_token,
+            dpop=self.session.dpop,
+            say=self.terminal.say,
+            warn=self.terminal.say_warning,  # stdout: an API refusal is news, not a failure
         )

@@ -272,17 +272,3 @@ def forget(
     if store is not None:
         store.delete_registration(registration.issuer)
     terminal.say(f"Client {registration.client_id} deregistered at the IdP (RFC 7592).")
-
-
-def call_api(
-    http: requests.Session, api_url: str, access_token: str, terminal: Terminal
-) -> dict[str, Any] | None:
-    """The API with the access token: its answer, or None with a warning when it refuses."""
-    headers = {"Authorization": f"Bearer {access_token}"}
-    try:
-        body = answer(send(http, "GET", api_url, headers=headers), api_url)
-    except OIDCError as exc:
-        terminal.warn(f"The API refused the token: {exc}")
-        return None
-    terminal.say_success(f"API           {api_url} answered 200 (sub {body.get('sub')!r}).")
-    return body

@@ -11,6 +11,7 @@ import requests
 
 from apps.client import oidc, resource_discovery, schedule
 from apps.client.device import DeviceSignIn
+from apps.client.dpop import DPoPKey
 from apps.client.errors import ClientAbort
 from apps.client.loopback import DEFAULT_TIMEOUT_SECONDS, LoopbackReceiver, LoopbackSignIn
 from apps.client.refresh_loop import RefreshLoop, RetryDelays, retrying
@@ -44,6 +45,8 @@ class RunSettings:
     remember: bool = False  # keep the grant in `store` on exit instead of revoking it
     action: str = "run"  # "run", or "status" / "logout" of the kept grant
     resource: str | None = None  # --resource: the API; issuer and client are discovered
+    dpop: bool = True  # bind the tokens to a new key when the IdP offers DPoP (RFC 9449)
+    api_url: str | None = None  # the protected API to call after sign-in and each refresh
 
 
 def run(
@@ -90,13 +93,15 @@ def run(
             )
             if keep is not None:
                 keep.save(stored_grant(session, now=clock.now()))
-        if settings.resource:
-            resource_discovery.call_api(
-                http, settings.resource, session.tokens.access_token, terminal
-            )
         on_tokens = (lambda s: keep.save(stored_grant(s, now=clock.now()))) if keep else None
         loop = RefreshLoop(
-            http, session, terminal, clock=clock, retry_delays=retry_delays, on_tokens=on_tokens
+            http,
+            session,
+            terminal,
+            clock=clock,
+            retry_delays=retry_delays,
+            on_tokens=on_tokens,
+            api_url=settings.api_url,
         )
         stay_signed_in(http, session, loop, terminal, settings=settings, started=started, keep=keep)
 
@@ -125,7 +130,10 @@ def with_discovered_client(
         stack.callback(resource_discovery.forget, http, found.registration, terminal, keep)
     elif not found.kept:
         stack.callback(resource_discovery.forget, http, found.registration, terminal)
-    return dataclasses.replace(settings, issuer=found.issuer, rp=found.rp)
+    # The API found is the one to call after sign-in and each refresh.
+    return dataclasses.replace(
+        settings, issuer=found.issuer, rp=found.rp, api_url=settings.resource
+    )
 
 
 def sign_in_by_method(
@@ -153,10 +161,20 @@ def sign_in_by_method(
             monotonic=clock.monotonic,
         )
         with receiver:  # listening only until signed in
-            return sign_in(http, settings.issuer, rp, method, terminal, now=clock.now)
+            return sign_in(
+                http,
+                settings.issuer,
+                rp,
+                method,
+                terminal,
+                now=clock.now,
+                dpop_wanted=settings.dpop,
+            )
     if settings.method == "device":
         method = DeviceSignIn(terminal, clock=clock, now=clock.now)
-        return sign_in(http, settings.issuer, rp, method, terminal, now=clock.now)
+        return sign_in(
+            http, settings.issuer, rp, method, terminal, now=clock.now, dpop_wanted=settings.dpop
+        )
     method = PasteSignIn(
         terminal,
         read_line,
@@ -165,7 +183,9 @@ def sign_in_by_method(
         open_url=open_url,
         now=clock.now,
     )
-    return sign_in(http, settings.issuer, rp, method, terminal, now=clock.now)
+    return sign_in(
+        http, settings.issuer, rp, method, terminal, now=clock.now, dpop_wanted=settings.dpop
+    )
 
 
 def stay_signed_in(
@@ -183,6 +203,7 @@ def stay_signed_in(
     stopped_by = ""
     try:
         show_identity(http, session, terminal, now=loop.clock.now())
+        loop.call_api()
         loop.run(interval=settings.interval, limit=settings.max_refreshes)
     except KeyboardInterrupt as exc:
         stopped_by = stop_reason(exc)
@@ -255,7 +276,11 @@ def show_identity(
     else:
         show_id_token(session, terminal, now=now)
     claims = oidc.fetch_userinfo(
-        http, session.provider, access_token=session.tokens.access_token, sub=session.sub
+        http,
+        session.provider,
+        access_token=session.tokens.access_token,
+        sub=session.sub,
+        dpop=session.dpop,
     )
     session.user = oidc.to_printable(
         str(claims.get("preferred_username") or claims.get("name") or "")
@@ -292,7 +317,7 @@ def revoke(http: requests.Session, session: ClientSession, terminal: Terminal) -
         )
         return False
     try:
-        oidc.revoke(http, session.provider, session.rp, token=token)
+        oidc.revoke(http, session.provider, session.rp, token=token, dpop=session.dpop)
     except oidc.OIDCError as exc:
         terminal.warn(f"Could not revoke the refresh token: {exc}")
     except KeyboardInterrupt:
@@ -318,6 +343,7 @@ def stored_grant(session: ClientSession, *, now: float) -> StoredGrant:
         expires_at=session.tokens.expires_at,
         saved_at=now,
         nonce=session.nonce,
+        dpop_key=session.dpop.private_jwk() if session.dpop is not None else None,
     )
 
 
@@ -336,6 +362,15 @@ def resume(
     if grant is None or not grant.refresh_token:
         terminal.say(f"No sign-in kept in {store.where} for this issuer and client: signing in.")
         return None
+    try:
+        dpop = kept_dpop_key(grant)
+    except ValueError as exc:
+        store.delete(grant.issuer, grant.client_id)
+        terminal.warn(
+            f"The DPoP key kept with the sign-in is unusable ({exc}), and the refresh token "
+            "is bound to it: deleted the kept sign-in. Signing in again."
+        )
+        return None
     terminal.say(f"Resuming the sign-in kept in {store.where} ({describe_user(grant)}).")
     try:
         provider = discover(http, settings.issuer, terminal)
@@ -346,7 +381,7 @@ def resume(
         tokens = retrying(
             "refresh",
             lambda: oidc.refresh(
-                http, provider, rp, refresh_token=grant.refresh_token, now=clock.now()
+                http, provider, rp, refresh_token=grant.refresh_token, now=clock.now(), dpop=dpop
             ),
             delays=retry_delays(),
             sleep=clock.sleep,
@@ -377,13 +412,29 @@ def resume(
         sub=grant.sub,
         user=grant.user,
         resumed=True,
+        dpop=dpop if tokens.dpop_bound else None,
     )
     store.save(stored_grant(session, now=clock.now()))  # the rotated token, at once
+    bound = f", DPoP key {session.dpop.thumbprint}" if session.dpop is not None else ""
     terminal.say_success(
         f"Resumed without signing in: access token {oidc.token_tag(tokens.access_token)} "
-        f"({expiry(tokens.expires_at, clock.now())})."
+        f"({expiry(tokens.expires_at, clock.now())}{bound})."
     )
     return session
+
+
+def kept_dpop_key(grant: StoredGrant) -> DPoPKey | None:
+    """The key the kept grant is bound to; ValueError if what is kept is no usable key."""
+    return DPoPKey.from_private_jwk(grant.dpop_key) if grant.dpop_key is not None else None
+
+
+def describe_dpop_key(grant: StoredGrant) -> str:
+    """The kept key by its public thumbprint: enough to match it with the IdP's cnf.jkt."""
+    try:
+        key = kept_dpop_key(grant)
+    except ValueError:
+        return "a DPoP key that is no longer usable"
+    return f"DPoP key, thumbprint {key.thumbprint}" if key is not None else "no DPoP key"
 
 
 def describe_user(grant: StoredGrant) -> str:
@@ -416,6 +467,8 @@ def show_status(
     terminal.say(f"Scopes        {grant.scope or '(not known)'}")
     terminal.say(f"Saved         {saved}")
     terminal.say(f"Access token  {access}")
+    if grant.dpop_key is not None:
+        terminal.say(f"Bound to      {describe_dpop_key(grant)} (private key kept, not shown)")
     terminal.say("Refresh token kept (not shown); --logout revokes it and deletes it here.")
 
 
@@ -436,7 +489,11 @@ def logout(
         )
         return
     try:
-        oidc.revoke(http, provider, settings.rp, token=grant.refresh_token)
+        dpop = kept_dpop_key(grant)
+    except ValueError:
+        dpop = None  # the IdP may still revoke it: RFC 7009 asks only for the token
+    try:
+        oidc.revoke(http, provider, settings.rp, token=grant.refresh_token, dpop=dpop)
     except oidc.OIDCError as exc:
         raise ClientAbort(
             f"Could not revoke the kept sign-in ({exc}): it stays kept in {store.where}. "

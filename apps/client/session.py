@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from apps.client import oidc
+from apps.client.dpop import DPoPKey
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ClientSession:
     user: str = ""  # a name to show: userinfo's preferred_username or name
     refreshes: int = 0
     resumed: bool = False  # from a kept grant: no nonce to check (OIDC Core 12.2)
+    dpop: DPoPKey | None = None  # the key the tokens are bound to (RFC 9449); None: Bearer
 
     def validate_id_token(self, tokens: oidc.Tokens, *, now: float) -> oidc.VerifiedToken:
         """The first ID token needs its nonce (OIDC Core 3.1.3.7); refreshed ones keep the sub

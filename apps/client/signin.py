@@ -1,8 +1,9 @@
 """Signing in: discovery, then a sign-in method that ends with tokens.
 
-A sign-in method is any callable `(http, provider, rp) -> SignedIn`; today the paste flow
-(`PasteSignIn`). `sign_in` wraps whichever one runs with what they share: discovery
-first, Ctrl+C as "no tokens were issued", errors as ClientAbort, the "Tokens received" line.
+A sign-in method is any callable `(http, provider, rp, dpop) -> SignedIn`: the paste flow
+(`PasteSignIn`), loopback, device. `sign_in` wraps whichever one runs with what they share:
+discovery first, the sign-in's DPoP key, Ctrl+C as "no tokens were issued", errors as
+ClientAbort, the "Tokens received" line.
 """
 
 import time
@@ -14,6 +15,7 @@ from typing import Protocol
 import requests
 
 from apps.client import oidc, pkce
+from apps.client.dpop import DPoPKey, offered
 from apps.client.errors import ClientAbort
 from apps.client.session import ClientSession
 from apps.client.terminal import Terminal, expiry, sentence
@@ -34,7 +36,11 @@ class SignedIn:
 
 class SignInMethod(Protocol):
     def __call__(
-        self, http: requests.Session, provider: oidc.Provider, rp: oidc.RelyingParty
+        self,
+        http: requests.Session,
+        provider: oidc.Provider,
+        rp: oidc.RelyingParty,
+        dpop: DPoPKey | None = None,
     ) -> SignedIn: ...
 
 
@@ -64,14 +70,17 @@ def sign_in(
     terminal: Terminal,
     *,
     now: Callable[[], float] = time.time,
+    dpop_wanted: bool = True,
 ) -> ClientSession:
-    """Discovery and `method`; before tokens exist, Ctrl+C exits 130."""
+    """Discovery and `method`, with a new DPoP key if the IdP takes DPoP and `dpop_wanted`;
+    before tokens exist, Ctrl+C exits 130."""
     try:
         provider = discover(http, issuer, terminal)
         terminal.say(f"Client id     {rp.client_id}")
         if getattr(method, "uses_redirect", True):  # the device grant has none
             terminal.say(f"Redirect URI  {rp.redirect_uri}")
-        signed_in = method(http, provider, rp)
+        dpop = new_dpop_key(provider, terminal, wanted=dpop_wanted)
+        signed_in = method(http, provider, rp, dpop)
     except KeyboardInterrupt:
         raise ClientAbort(
             "\nStopped before sign-in finished: no tokens were issued to this client.",
@@ -80,6 +89,12 @@ def sign_in(
     except oidc.OIDCError as exc:
         raise ClientAbort(f"Sign-in failed: {exc}") from exc
     tokens = signed_in.tokens
+    if dpop is not None and not tokens.dpop_bound:
+        terminal.say_warning(
+            "The IdP answered the DPoP proof with a Bearer token (RFC 9449 §5): going on "
+            "with Bearer tokens, not bound to the key."
+        )
+        dpop = None
     terminal.say_success(
         f"Tokens received: access token {oidc.token_tag(tokens.access_token)} "
         f"({expiry(tokens.expires_at, now())}), "
@@ -91,7 +106,21 @@ def sign_in(
         keys=oidc.SigningKeys(http, provider),
         nonce=signed_in.nonce,
         tokens=tokens,
+        dpop=dpop,
     )
+
+
+def new_dpop_key(provider: oidc.Provider, terminal: Terminal, *, wanted: bool) -> DPoPKey | None:
+    """A fresh P-256 key for this sign-in when the IdP takes ES256 proofs (RFC 9449 §5.1)."""
+    if not wanted:
+        terminal.say("DPoP          off (--no-dpop): Bearer tokens")
+        return None
+    if not offered(provider.dpop_signing_alg_values_supported):
+        terminal.say("DPoP          not offered by the IdP for ES256 (discovery): Bearer tokens")
+        return None
+    key = DPoPKey.generate()
+    terminal.say(f"DPoP          new ES256 key for this sign-in, thumbprint {key.thumbprint}")
+    return key
 
 
 @dataclass
@@ -107,7 +136,11 @@ class PasteSignIn:
     tries_left: int = field(default=PASTE_ATTEMPTS, init=False)  # shared by every way to fail
 
     def __call__(
-        self, http: requests.Session, provider: oidc.Provider, rp: oidc.RelyingParty
+        self,
+        http: requests.Session,
+        provider: oidc.Provider,
+        rp: oidc.RelyingParty,
+        dpop: DPoPKey | None = None,
     ) -> SignedIn:
         verifier = pkce.make_verifier()
         request = oidc.start_authorization(
@@ -124,6 +157,7 @@ class PasteSignIn:
                     code=pasted.code,
                     code_verifier=request.code_verifier,
                     now=self.now(),
+                    dpop=dpop,
                 )
             except oidc.InvalidGrant as exc:
                 if self.code is not None:  # given up front: nothing to ask again

@@ -2,7 +2,8 @@
 
 One grant per (issuer, client id). The keyring is used where a usable backend exists; else a
 JSON file of mode 0600 in a per-user state directory, refused if others can read it or if it
-is not ours. What is kept is the refresh token and what `--status` shows about it.
+is not ours. What is kept is the refresh token, the private DPoP key it is bound to (if any),
+and what `--status` shows about them.
 """
 
 import json
@@ -33,6 +34,9 @@ class StoredGrant:
     expires_at: float | None = None
     saved_at: float = 0.0
     nonce: str = ""  # the first sign-in's: refreshed ID tokens may repeat it (OIDC Core 12.2)
+    # The private JWK the refresh token is bound to (RFC 9449 §5): as secret as the token,
+    # since it is what makes a copied token useless without it. None: a Bearer grant.
+    dpop_key: dict[str, str] | None = field(repr=False, default=None)
 
     @classmethod
     def from_json(cls, data: Any) -> "StoredGrant":
@@ -113,7 +117,8 @@ class FileStore:
             raise ClientAbort(
                 f"Refusing the store {self.path}: its mode is "
                 f"{stat.S_IMODE(info.st_mode):04o}, so others can read or change the refresh "
-                f"token in it. If that is fine by you: `chmod 600 {self.path}`, or delete it "
+                "token (and DPoP key) in it. If that is fine by you: "
+                f"`chmod 600 {self.path}`, or delete it "
                 "(and the grant it holds may need revoking: sign in and use --logout)."
             )
 

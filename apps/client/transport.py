@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from apps.client.dpop import NONCE_HEADER, DPoPKey
 from apps.client.errors import InvalidGrant, OAuthError, OIDCError, TLSFailure, TransientError
 
 TIMEOUT_SECONDS = 10
@@ -100,6 +101,45 @@ def send(http: requests.Session, method: str, url: str, **kwargs: Any) -> reques
         raise OIDCError(f"request to {url} failed: {_reason(exc)}") from exc
     except OSError as exc:  # requests raises it for an unreadable CA bundle
         raise OIDCError(f"request to {url} failed: {exc}") from exc
+
+
+def _asks_for_nonce(response: requests.Response) -> bool:
+    """RFC 9449 §8: 400 use_dpop_nonce from a token endpoint, or a 401 challenge saying so."""
+    if response.status_code not in (400, 401) or NONCE_HEADER not in response.headers:
+        return False
+    error = _error_of(response)
+    return error is not None and error[0] == "use_dpop_nonce"
+
+
+def send_with_proof(
+    http: requests.Session,
+    method: str,
+    url: str,
+    *,
+    dpop: DPoPKey | None,
+    access_token: str | None = None,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> requests.Response:
+    """`send`, with a DPoP proof when `dpop` is given (for `access_token` when it carries one),
+    and once more with the server's nonce if it asks for one (RFC 9449 §8)."""
+    headers = dict(headers or {})
+    if access_token is not None:
+        scheme = "DPoP" if dpop is not None else "Bearer"  # RFC 9449 §7.1, RFC 6750 §2.1
+        headers["Authorization"] = f"{scheme} {access_token}"
+    if dpop is None:
+        return send(http, method, url, headers=headers, **kwargs)
+
+    def with_fresh_proof() -> requests.Response:
+        proof = dpop.proof(method, url, access_token=access_token)
+        response = send(http, method, url, headers={**headers, "DPoP": proof}, **kwargs)
+        nonce = response.headers.get(NONCE_HEADER)
+        if nonce:  # §8.2: a server may hand a fresh nonce with any answer
+            dpop.remember_nonce(url, nonce)
+        return response
+
+    response = with_fresh_proof()
+    return with_fresh_proof() if _asks_for_nonce(response) else response
 
 
 def _body(response: requests.Response) -> Any:

@@ -1,7 +1,8 @@
 """Ask the IdP whether an access token is active (RFC 7662), with a short cache. No Django.
 
 The resource server is a confidential client of the IdP: it authenticates with HTTP Basic
-(RFC 7662 §2.1, RFC 6749 §2.3.1) and learns the token's subject, scope and client.
+(RFC 7662 §2.1, RFC 6749 §2.3.1) and learns the token's subject, scope and client, and the
+thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`, RFC 9449 §6.2).
 """
 
 import hashlib
@@ -29,6 +30,7 @@ class ActiveToken:
     exp: float | None  # seconds since the epoch, when the IdP says
     # RFC 8707 resources the token is for; () for a token asked for no resource.
     audience: tuple[str, ...] = ()
+    jkt: str | None = None  # DPoP-bound: only proofs of this key may use it; None: a Bearer token
 
 
 def _active_token(answer: dict[str, Any]) -> ActiveToken | None:
@@ -47,8 +49,24 @@ def _active_token(answer: dict[str, Any]) -> ActiveToken | None:
     if not isinstance(audience, list | tuple) or not all(isinstance(a, str) for a in audience):
         raise IntrospectionError("the introspection answer's aud is not a string or a list")
     return ActiveToken(
-        sub=sub, scope=tuple(scope.split()), client_id=client_id, exp=exp, audience=tuple(audience)
+        sub=sub,
+        scope=tuple(scope.split()),
+        client_id=client_id,
+        exp=exp,
+        audience=tuple(audience),
+        jkt=_bound_key(answer),
     )
+
+
+def _bound_key(answer: dict[str, Any]) -> str | None:
+    """cnf.jkt (RFC 9449 §6.2); an answer that says DPoP but names no key is no answer."""
+    cnf = answer.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if isinstance(jkt, str) and jkt:
+        return jkt
+    if cnf is not None or str(answer.get("token_type", "")).lower() == "dpop":
+        raise IntrospectionError("the introspection answer's cnf names no DPoP key (jkt)")
+    return None
 
 
 def introspect(

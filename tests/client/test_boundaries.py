@@ -31,6 +31,8 @@ PURE_MODULES = (
     "store.py",
     "device.py",
     "resource_discovery.py",
+    "dpop.py",
+    "resource.py",
 )
 DJANGO_EDGES = ("apps.py", "pkce_client.py")
 

@@ -406,7 +406,7 @@ def test_exchange_code_shows_invalid_grant_as_the_idps_error():
     ("changes", "message"),
     [
         ({"access_token": None}, "without an access_token"),
-        ({"token_type": "mac"}, "not a Bearer token"),
+        ({"token_type": "mac"}, "not Bearer or DPoP"),
         ({"expires_in": "soon"}, "expires_in='soon'"),
         ({"id_token": None}, "no ID token"),
     ],

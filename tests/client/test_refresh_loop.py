@@ -1,10 +1,13 @@
 """The refresh loop and its retry/backoff, with an injected clock whose sleeps are instant."""
 
+import jwt
 import pytest
 
 from apps.client import oidc
+from apps.client.dpop import DPoPKey
 from apps.client.refresh_loop import RefreshLoop, retrying
 from apps.client.session import ClientSession, Clock
+from apps.idp.dpop import jwk_thumbprint
 from tests.client.stubs import StubHTTP, response
 from tests.client.terminals import RecordingTerminal
 from tests.client.test_oidc import META
@@ -169,3 +172,58 @@ def test_after_five_minutes_of_outage_it_gives_up_saying_for_how_long():
     loop.retry_delays = schedule.retry_delays
     with pytest.raises(oidc.OutageOutlasted, match=r"after 14 retries: .*503 \(for 5m01s\)"):
         loop.run(interval=60.0, limit=1)
+
+
+API_URL = "https://mysrv.example:8444/api/profile"
+PROFILE = response(200, {"sub": "alice-1", "scope": ["openid", "profile"], "client_id": "cli-1"})
+
+
+def dpop_token_answer(number: int) -> object:
+    body = {"access_token": f"at-{number}", "refresh_token": f"rt-{number}", "token_type": "DPoP"}
+    return response(200, body)
+
+
+def test_each_refresh_is_proven_with_the_sessions_key_and_followed_by_one_api_line():
+    http = StubHTTP(
+        {
+            ("POST", PROVIDER.token_endpoint): [dpop_token_answer(1), dpop_token_answer(2)],
+            ("GET", PROVIDER.userinfo_endpoint): USERINFO,
+            ("GET", API_URL): PROFILE,
+        }
+    )
+    loop = loop_over(http, FakeClock())
+    loop.session.dpop = key = DPoPKey.generate()
+    loop.api_url = API_URL
+    loop.run(interval=60.0, limit=2)
+    for _, url, kwargs in http.calls:
+        header = jwt.get_unverified_header(kwargs["headers"]["DPoP"])
+        assert jwk_thumbprint(header["jwk"]) == key.thumbprint, url
+    api_calls = [kwargs for _, url, kwargs in http.calls if url == API_URL]
+    assert [call["headers"]["Authorization"] for call in api_calls] == ["DPoP at-1", "DPoP at-2"]
+    lines = [line for line in loop.terminal.stdout_text().splitlines() if "resource" in line]
+    assert lines == ["resource OK: sub=alice-1 scope=openid profile client=cli-1 (DPoP)"] * 2
+
+
+def test_an_api_refusal_is_one_line_and_the_refreshes_go_on():
+    challenge = 'Bearer error="invalid_token", error_description="The access token is not active."'
+    http = StubHTTP(
+        {
+            ("POST", PROVIDER.token_endpoint): [token_answer(1), token_answer(2)],
+            ("GET", PROVIDER.userinfo_endpoint): USERINFO,
+            ("GET", API_URL): response(401, headers={"WWW-Authenticate": challenge}),
+        }
+    )
+    loop = loop_over(http, FakeClock())
+    loop.api_url = API_URL
+    loop.run(interval=60.0, limit=2)
+    assert loop.session.refreshes == 2
+    lines = [line for line in loop.terminal.stdout_text().splitlines() if "resource" in line]
+    assert (
+        lines
+        == [
+            "[warning]resource failed: the resource server answered invalid_token: The access "
+            f"token is not active. ({API_URL})"
+        ]
+        * 2
+    )
+    assert http.calls[-1][2]["headers"]["Authorization"] == "Bearer at-2"

@@ -99,7 +99,7 @@ def test_sign_in_runs_any_method_and_reports_its_tokens():
     terminal = RecordingTerminal()
     tokens = oidc.Tokens(access_token="at-1", expires_at=1300.0, refresh_token="rt-1")
 
-    def method(http, provider, rp) -> SignedIn:
+    def method(http, provider, rp, dpop) -> SignedIn:
         assert provider == PROVIDER and rp == RP
         return SignedIn(tokens=tokens, nonce="n-1")
 
@@ -112,7 +112,7 @@ def test_sign_in_runs_any_method_and_reports_its_tokens():
 
 
 def test_ctrl_c_during_sign_in_exits_130():
-    def interrupted(http, provider, rp):
+    def interrupted(http, provider, rp, dpop):
         raise KeyboardInterrupt
 
     with pytest.raises(ClientAbort, match="no tokens were issued") as failure:
@@ -121,7 +121,7 @@ def test_ctrl_c_during_sign_in_exits_130():
 
 
 def test_a_protocol_error_during_sign_in_is_a_failed_sign_in():
-    def failing(http, provider, rp):
+    def failing(http, provider, rp, dpop):
         raise oidc.OIDCError("the token endpoint answered invalid_grant")
 
     with pytest.raises(ClientAbort, match="^Sign-in failed: the token endpoint answered"):

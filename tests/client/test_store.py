@@ -8,9 +8,12 @@ import keyring.backends.chainer
 import keyring.backends.fail
 import pytest
 
-from apps.client import store
+from apps.client import oidc, store
+from apps.client.dpop import DPoPKey
 from apps.client.errors import ClientAbort
+from apps.client.run import RunSettings, show_status
 from apps.client.store import FileStore, KeyringStore, StoredGrant
+from tests.client.terminals import RecordingTerminal
 
 GRANT = StoredGrant(
     issuer="https://idp.example/oidc",
@@ -117,3 +120,61 @@ def test_a_failing_keyring_says_how_to_do_without(tmp_path):
 
     with pytest.raises(ClientAbort, match="pass --store PATH"):
         KeyringStore(Locked()).load(GRANT.issuer, GRANT.client_id)
+
+
+# --- the DPoP key a grant is bound to (RFC 9449 §5): kept like the refresh token
+
+
+def dpop_grant():
+    key = DPoPKey.generate()
+    return dataclasses.replace(GRANT, dpop_key=key.private_jwk()), key
+
+
+def test_the_dpop_key_is_kept_in_the_private_file_and_never_in_repr(tmp_path):
+    grant, key = dpop_grant()
+    path = tmp_path / "grants.json"
+    FileStore(path).save(grant)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert grant.dpop_key["d"] in path.read_text()  # the file is its protection, as for the token
+    loaded = FileStore(path).load(GRANT.issuer, GRANT.client_id)
+    assert loaded == grant
+    assert grant.dpop_key["d"] not in repr(loaded) and "rt-secret" not in repr(loaded)
+
+
+def test_a_store_file_others_can_read_is_refused_for_the_key_too(tmp_path):
+    grant, _ = dpop_grant()
+    path = tmp_path / "grants.json"
+    FileStore(path).save(grant)
+    os.chmod(path, 0o640)
+    with pytest.raises(ClientAbort, match="DPoP key") as refused:
+        FileStore(path).load(GRANT.issuer, GRANT.client_id)
+    assert grant.dpop_key["d"] not in str(refused.value)
+
+
+def test_the_dpop_key_goes_into_the_keyrings_secret(tmp_path):
+    grant, _ = dpop_grant()
+    backend = MemoryKeyring()
+    KeyringStore(backend).save(grant)
+    (((service, name), secret),) = backend.secrets.items()
+    assert grant.dpop_key["d"] in secret and grant.dpop_key["d"] not in service + name
+    assert KeyringStore(backend).load(GRANT.issuer, GRANT.client_id) == grant
+
+
+def test_status_shows_the_keys_thumbprint_never_the_key(tmp_path):
+    grant, key = dpop_grant()
+    kept = FileStore(tmp_path / "grants.json")
+    kept.save(grant)
+    terminal = RecordingTerminal()
+    settings = RunSettings(
+        issuer=GRANT.issuer,
+        rp=oidc.RelyingParty(client_id=GRANT.client_id, redirect_uri="https://rp.example/"),
+        ca_file="ca.pem",
+        interval=60.0,
+        max_refreshes=None,
+        action="status",
+    )
+    show_status(settings, kept, terminal, now=GRANT.saved_at)
+    out = terminal.stdout_text()
+    assert f"DPoP key, thumbprint {key.thumbprint} (private key kept, not shown)" in out
+    assert grant.dpop_key["d"] not in out and grant.dpop_key["x"] not in out
+    assert "rt-secret" not in out

@@ -93,7 +93,7 @@ def test_the_api_address_is_enough_to_sign_in_and_call_it(
         r"Resource +\S+ \(RFC 9728 metadata OK\)",
         rf"Auth server +{re.escape(origins.issuer)} \(RFC 8414 metadata",
         r"Registered +as client \S+ \(RFC 7591",
-        rf"API +{re.escape(api)} answered 200",
+        r"resource OK: sub=\S+ scope=openid .* client=\S+ \((?:DPoP|Bearer)\)",
         r"refresh 1:",
     ]
     for step in steps:

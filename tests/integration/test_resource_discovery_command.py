@@ -52,12 +52,12 @@ def test_the_registration_is_kept_reused_and_dropped_by_logout(
     if browser.thread:
         browser.thread.join(10)
     client_id = re.search(r"Registered +as client (\S+) \(RFC 7591; kept in", first).group(1)
-    assert f"API           {api} answered 200" in first
+    assert f"client={client_id} (" in first.split("resource OK: ", 1)[1]
 
     second = run(origins, api, store, *once)  # resumes: no browser, no new registration
     assert f"Registered    as client {client_id} before" in second
     assert "Resumed without signing in" in second
-    assert f"API           {api} answered 200" in second
+    assert f"client={client_id} (" in second.split("resource OK: ", 1)[1]
     assert RegisteredClient.objects.count() == 1
 
     out = run(origins, api, store, "--logout")

@@ -44,10 +44,18 @@ def call_api(https, origins, token=None):
     return https.get(f"{origins.receiver_url}api/profile", headers=headers, timeout=10)
 
 
-def challenge_params(answer) -> dict[str, str]:
+def challenges(answer) -> dict[str, dict[str, str]]:
+    """Each challenge of WWW-Authenticate (one header, comma-joined) by scheme: its params."""
     header = answer.headers["WWW-Authenticate"]
-    assert header.startswith("Bearer ")
-    return dict(re.findall(r'(\w+)="([^"]*)"', header))
+    return {
+        scheme: dict(re.findall(r'(\w+)="([^"]*)"', params))
+        for scheme, params in re.findall(r'(Bearer|DPoP)((?:\s*,?\s*\w+="[^"]*")*)', header)
+    }
+
+
+def challenge_params(answer, scheme="Bearer") -> dict[str, str]:
+    assert answer.headers["WWW-Authenticate"].startswith(f"{scheme} ")
+    return challenges(answer)[scheme]
 
 
 def metadata_url(origins) -> str:
@@ -62,8 +70,10 @@ def origin_metadata_url(origins) -> str:
 def test_without_a_token_the_api_says_where_its_metadata_is(https, origins, resource_server):
     answer = call_api(https, origins)
     assert answer.status_code == 401
-    params = challenge_params(answer)
-    assert params == {"resource_metadata": metadata_url(origins)}  # no error code (§3.1)
+    assert challenges(answer) == {  # no error code (RFC 6750 §3.1); either scheme will do
+        "Bearer": {"resource_metadata": metadata_url(origins)},
+        "DPoP": {"algs": "ES256 PS256 RS256 EdDSA", "resource_metadata": metadata_url(origins)},
+    }
     assert answer.headers["Cache-Control"] == "no-store"
 
 
@@ -179,6 +189,8 @@ def test_the_protected_resource_metadata(https, origins, resource_server):
         "authorization_servers": [origins.issuer],
         "scopes_supported": ["openid", "profile"],
         "bearer_methods_supported": ["header"],
+        "dpop_signing_alg_values_supported": ["ES256", "PS256", "RS256", "EdDSA"],
+        "dpop_bound_access_tokens_required": False,
         "resource_name": "Receiver profile API",
     }
 

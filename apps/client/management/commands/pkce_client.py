@@ -11,6 +11,7 @@ import time
 import webbrowser
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -144,6 +145,19 @@ class Command(BaseCommand):
             help="Revoke the kept sign-in at the IdP and delete it.",
         )
         parser.add_argument(
+            "--no-dpop",
+            action="store_true",
+            help="Ask for Bearer tokens even when the IdP offers DPoP (RFC 9449): no proof "
+            "key, so the tokens work for whoever holds them.",
+        )
+        parser.add_argument(
+            "--api-url",
+            metavar="URL",
+            default=self.default_api_url(),
+            help="The protected API to call after sign-in and each refresh; '' calls none "
+            "(default: PKCE_API_URL, else RECEIVER_URL's api/profile: %(default)s).",
+        )
+        parser.add_argument(
             "--no-browser",
             action="store_true",
             help="With --loopback: print the URL only, open no browser.",
@@ -175,6 +189,8 @@ class Command(BaseCommand):
             else "paste",
             timeout=options["timeout"],
             remember=options["remember"],
+            dpop=not options["no_dpop"],
+            api_url=options["api_url"] or None,
             action="status" if options["status"] else "logout" if options["logout"] else "run",
             resource=options["resource"],
         )
@@ -226,6 +242,9 @@ class Command(BaseCommand):
         import keyring  # only when a store is asked for: it looks for backends on import
 
         return keyring.get_keyring()
+
+    def default_api_url(self) -> str:
+        return settings.PKCE_API_URL or urljoin(settings.RECEIVER_URL, "api/profile")
 
     def open_browser(self, options: dict) -> bool:
         if options["loopback"]:
