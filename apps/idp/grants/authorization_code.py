@@ -6,7 +6,7 @@ from functools import partial
 from oidc_provider.lib.utils.token import create_token
 from oidc_provider.models import Code
 
-from apps.idp import audit, policy
+from apps.idp import audit, dpop_binding, policy
 from apps.idp.errors import InvalidGrant, InvalidRequest
 from apps.idp.grants.common import (
     TokenAnswer,
@@ -32,6 +32,7 @@ def handle(request: TokenRequest) -> TokenAnswer:
 
     client = authenticate_client(request.http)
     check_can_sign_for(client)
+    dpop_binding.check_client(request.proof, client)
     if not value:
         raise InvalidRequest("code is missing.")
     if not redirect_uri:
@@ -61,6 +62,7 @@ def handle(request: TokenRequest) -> TokenAnswer:
     if redirect_uri != grant.redirect_uri:
         raise InvalidGrant("redirect_uri differs from the authorization request's.")
     check_verifier(code, verifier, public=client.client_type == "public", grant=grant)
+    dpop_binding.check_grant(request.proof, grant, client, request.http)  # dpop_jkt (§10)
 
     claimed = Grant.objects.filter(pk=grant.pk, exchanged_at__isnull=True).update(
         exchanged_at=request.now, last_used_at=request.now, scope=" ".join(code.scope)
