@@ -250,19 +250,25 @@ def is_dpop(scenario: str) -> bool:
     return scenario.endswith("-dpop")
 
 
-def dpop_exchange_proof(private_jwk: dict) -> str:
-    """A DPoP proof (RFC 9449 §4.2) for the code exchange, by the user's key."""
+def dpop_proof(private_jwk: dict, method: str, url: str, access_token: str = "") -> str:
+    """A DPoP proof (RFC 9449 §4.2) by the user's key; with `ath` for `access_token`."""
+    import base64
+    import hashlib
+
     import jwt
 
     key = jwt.PyJWK(private_jwk, algorithm="ES256").key
     public = {name: private_jwk[name] for name in ("kty", "crv", "x", "y")}
-    claims = {
-        "jti": os.urandom(16).hex(),
-        "htm": "POST",
-        "htu": f"{SITE_URL}/oidc/token",
-        "iat": int(time.time()),
-    }
+    claims = {"jti": os.urandom(16).hex(), "htm": method, "htu": url, "iat": int(time.time())}
+    if access_token:
+        digest = hashlib.sha256(access_token.encode("ascii")).digest()
+        claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
     return jwt.encode(claims, key, algorithm="ES256", headers={"typ": "dpop+jwt", "jwk": public})
+
+
+def dpop_exchange_proof(private_jwk: dict) -> str:
+    """A proof for a request to the token endpoint (the code exchange, a refresh)."""
+    return dpop_proof(private_jwk, "POST", f"{SITE_URL}/oidc/token")
 
 
 def new_dpop_key() -> dict:
