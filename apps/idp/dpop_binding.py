@@ -95,11 +95,16 @@ def check_proof(request: HttpRequest, *, access_token: str | None = None) -> dpo
     except dpop.InvalidDPoPProof as refusal:
         logger.info("DPoP proof refused: %s", refusal.reason)
         raise InvalidDPoPProof(f"The DPoP proof is invalid: {refusal.reason}.") from refusal
-    expires_at = datetime.fromtimestamp(proof.expires_at, UTC)
-    if not dpop_replay.remember_jti(proof.jkt, proof.jti, expires_at):
+    if not remember_spent(proof):
         logger.info("DPoP proof replayed: key %s", proof.jkt)
         raise InvalidDPoPProof("This DPoP proof was used before: make one per request.")
     return proof
+
+
+def remember_spent(proof: dpop.Proof) -> bool:
+    """Record the proof's jti for its key (§11.1); False if it was recorded before."""
+    expires_at = datetime.fromtimestamp(proof.expires_at, UTC)
+    return dpop_replay.remember_jti(proof.jkt, proof.jti, expires_at)
 
 
 def with_nonce(response: HttpResponse) -> HttpResponse:

@@ -372,3 +372,12 @@ def test_only_a_well_formed_bound_value_names_a_key(key):
     assert dpop_binding.token_type(bound) == "DPoP"
     for value in ("0123abcd" * 4, "dpop.short.x", f"dpop.{key.jkt}x", f"dpop.{'!' * 43}.x"):
         assert dpop_binding.bound_jkt(value) is None
+
+
+def test_a_refused_requests_proof_is_spent_too(idp, public_client, person, key):
+    tokens = bound_tokens(idp, person, key)
+    proof = key.proof("POST", TOKEN_URL)
+    refused = refresh(idp, tokens["refresh_token"], scope="not-granted", HTTP_DPOP=proof)
+    assert oauth_error(refused) == "invalid_scope"
+    replay = refresh(idp, tokens["refresh_token"], HTTP_DPOP=proof)
+    assert oauth_error(replay) == "invalid_dpop_proof"

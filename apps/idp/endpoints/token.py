@@ -40,14 +40,19 @@ def respond(request: TokenRequest) -> TokenAnswer:
 
 
 def run_with_consequences(request: TokenRequest) -> TokenAnswer:
-    """`respond` in a write transaction; a refusal's consequence commits after the rollback."""
+    """`respond` in a write transaction; a refusal's consequence commits after the rollback,
+    and so does the use of its DPoP proof."""
     try:
         with writes.write_transaction():
             return respond(request)
     except OAuthError as error:
-        if error.consequence is not None:
+        # The proof's jti went with the rollback: a refused request's proof is spent too.
+        if error.consequence is not None or request.proof is not None:
             with writes.write_transaction():
-                error.consequence()
+                if error.consequence is not None:
+                    error.consequence()
+                if request.proof is not None:
+                    dpop_binding.remember_spent(request.proof)
         raise
 
 
