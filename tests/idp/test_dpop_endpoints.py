@@ -60,6 +60,7 @@ def dpop_userinfo(idp, access_token: str, proof: str | None):
 # --- the token endpoint
 
 
+@pytest.mark.postgres
 def test_a_code_exchanged_with_a_proof_gives_dpop_tokens_bound_to_its_key(
     idp, public_client, person, key
 ):
@@ -85,6 +86,7 @@ def test_the_key_holder_refreshes_a_bound_grant(idp, public_client, person, key)
     assert dpop_binding.bound_jkt(again.json()["access_token"]) == key.jkt
 
 
+@pytest.mark.postgres
 def test_a_refresh_with_another_key_is_refused_and_changes_nothing(
     idp, public_client, person, key, caplog
 ):
@@ -110,6 +112,7 @@ def test_a_refresh_of_a_bound_grant_without_a_proof_is_refused(
     assert refresh(idp, tokens["refresh_token"], **with_proof_for(key)).status_code == 200
 
 
+@pytest.mark.postgres
 def test_a_proof_is_accepted_once(idp, public_client, person, key):
     tokens = bound_tokens(idp, person, key)
     proof = key.proof("POST", TOKEN_URL)
@@ -285,6 +288,7 @@ def test_userinfo_refuses_a_mismatched_proof_with_a_dpop_challenge(
     assert 'algs="ES256 PS256 RS256 EdDSA"' in challenge
 
 
+@pytest.mark.postgres
 def test_userinfo_refuses_a_replayed_proof(idp, public_client, person, key):
     access = bound_tokens(idp, person, key)["access_token"]
     proof = key.proof("GET", USERINFO_URL, access_token=access)
@@ -374,6 +378,7 @@ def test_only_a_well_formed_bound_value_names_a_key(key):
         assert dpop_binding.bound_jkt(value) is None
 
 
+@pytest.mark.postgres
 def test_a_refused_requests_proof_is_spent_too(idp, public_client, person, key):
     tokens = bound_tokens(idp, person, key)
     proof = key.proof("POST", TOKEN_URL)
