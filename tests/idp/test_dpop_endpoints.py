@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from oidc_provider.models import Client as OIDCClient
 
-from apps.idp import dpop_binding, dpop_nonce, retention, services
+from apps.idp import dpop_binding, retention, services
 from apps.idp.models import DPoPClientPolicy, DPoPProofUse, Grant
 from tests.dpop_proofs import ProofKey
 from tests.idp.oauth import (
@@ -237,16 +237,6 @@ def test_with_nonces_on_a_proof_without_the_nonce_is_told_to_use_it(
     retried = exchange(idp, authorized, HTTP_DPOP=key.proof("POST", TOKEN_URL, nonce=nonce))
     assert retried.status_code == 200, retried.content
     assert retried["DPoP-Nonce"]  # the next one to use
-
-
-def test_a_nonce_is_accepted_by_every_instance_and_expires(settings):
-    key = settings.SECRET_KEY.encode()
-    handed_out = dpop_nonce.current_nonce(key, 1000.0)
-    # Another process with the same key expects the same nonce: no state is shared.
-    assert handed_out in dpop_nonce.accepted_nonces(key, 1000.0 + dpop_nonce.WINDOW_SECONDS)
-    later = 1000.0 + 2 * dpop_nonce.WINDOW_SECONDS
-    assert handed_out not in dpop_nonce.accepted_nonces(key, later)
-    assert handed_out not in dpop_nonce.accepted_nonces(b"another key", 1000.0)
 
 
 # --- userinfo (§7)
