@@ -112,7 +112,7 @@ def with_nonce(response: HttpResponse) -> HttpResponse:
     nonce = current_nonce()
     if nonce is not None:
         response[NONCE_HEADER] = nonce
-        response["Access-Control-Expose-Headers"] = NONCE_HEADER  # §8.1 for browser clients
+        response["Access-Control-Expose-Headers"] = NONCE_HEADER  # browsers show it to scripts
     return response
 
 

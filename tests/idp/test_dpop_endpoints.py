@@ -223,6 +223,22 @@ def test_a_confidential_clients_refresh_token_is_not_bound_to_the_key(idp, perso
     assert dpop_binding.bound_jkt(again["access_token"]) == new_key.jkt
 
 
+def test_a_device_polled_with_a_proof_gets_tokens_of_a_bound_grant(idp, public_client, person):
+    key = ProofKey()
+    device = idp.post("/oidc/device_authorization", {"client_id": CLIENT_ID, "scope": "openid"})
+    idp.force_login(person)
+    idp.post("/device", {"user_code": device.json()["user_code"], "decision": "allow"})
+    poll = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        "device_code": device.json()["device_code"],
+        "client_id": CLIENT_ID,
+    }
+    answer = idp.post("/oidc/token", poll, HTTP_DPOP=key.proof("POST", TOKEN_URL))
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["token_type"] == "DPoP"
+    assert Grant.objects.get().dpop_jkt == key.jkt
+
+
 # --- server nonces (§8)
 
 
