@@ -11,6 +11,9 @@
 //   refresh   POST /oidc/token grant_type=refresh_token; each user follows its own rotating
 //             chain (the answer's refresh_token is the next request's).
 //   userinfo  GET /oidc/userinfo with the user's bearer access token.
+//   refresh-dpop, userinfo-dpop  the same with DPoP-bound tokens (RFC 9449): each request
+//             carries a fresh ES256 proof signed here with the user's own key (node:crypto),
+//             userinfo's with `ath`; what a proof costs the server is the difference.
 //   discovery GET /oidc/.well-known/openid-configuration (no database: the framework's floor).
 //   jwks      GET /oidc/jwks (key parsing and caching, off the hot path but public).
 //   trivial   GET / (the responder's, for the ceiling).
@@ -18,6 +21,7 @@
 // Progress lines on stderr: "measure-start" after the warm-up and "measure-end" after the
 // measured window, so the caller can read server CPU counters at exactly those moments.
 
+import crypto from "node:crypto";
 import fs from "node:fs";
 import https from "node:https";
 import { performance } from "node:perf_hooks";
@@ -39,12 +43,35 @@ function countError(kind) {
   if (measuring) errors[kind] = (errors[kind] || 0) + 1;
 }
 
+const b64url = (data) => Buffer.from(data).toString("base64url");
+const dpopKeys = new Map(); // user -> KeyObject, parsed once
+
+// RFC 9449 §4.2: a proof for one request, as a client makes it (a new jti, iat now).
+function dpopProof(user, method, path, accessToken) {
+  if (!dpopKeys.has(user)) dpopKeys.set(user, crypto.createPrivateKey({ key: user.dpop_jwk, format: "jwk" }));
+  const { d, ...publicJwk } = user.dpop_jwk;
+  const header = { typ: "dpop+jwt", alg: "ES256", jwk: publicJwk };
+  const claims = {
+    jti: crypto.randomUUID(),
+    htm: method,
+    htu: `${target.origin}${path}`,
+    iat: Math.floor(Date.now() / 1000),
+  };
+  if (accessToken) claims.ath = b64url(crypto.createHash("sha256").update(accessToken).digest());
+  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+  const signature = crypto.sign("sha256", Buffer.from(input), {
+    key: dpopKeys.get(user),
+    dsaEncoding: "ieee-p1363", // JWS's r || s, not DER (RFC 7518 §3.4)
+  });
+  return `${input}.${b64url(signature)}`;
+}
+
 function request(agent, user) {
   let method = "GET";
   let path = "/";
   let body = null;
   const headers = { Host: hostHeader || target.host };
-  if (scenario === "refresh") {
+  if (scenario === "refresh" || scenario === "refresh-dpop") {
     method = "POST";
     path = `${target.pathname.replace(/\/$/, "")}/token`;
     body = new URLSearchParams({
@@ -54,6 +81,7 @@ function request(agent, user) {
     }).toString();
     headers["Content-Type"] = "application/x-www-form-urlencoded";
     headers["Content-Length"] = Buffer.byteLength(body);
+    if (scenario === "refresh-dpop") headers.DPoP = dpopProof(user, method, path);
   } else if (scenario === "discovery") {
     path = `${target.pathname.replace(/\/$/, "")}/.well-known/openid-configuration`;
   } else if (scenario === "jwks") {
@@ -61,6 +89,10 @@ function request(agent, user) {
   } else if (scenario === "userinfo") {
     path = `${target.pathname.replace(/\/$/, "")}/userinfo`;
     headers.Authorization = `Bearer ${user.access_token}`;
+  } else if (scenario === "userinfo-dpop") {
+    path = `${target.pathname.replace(/\/$/, "")}/userinfo`;
+    headers.Authorization = `DPoP ${user.access_token}`;
+    headers.DPoP = dpopProof(user, method, path, user.access_token);
   }
   return new Promise((resolve) => {
     const started = performance.now();
@@ -74,7 +106,7 @@ function request(agent, user) {
           const elapsed = performance.now() - started;
           const text = Buffer.concat(chunks).toString("utf8");
           let ok = res.statusCode === 200;
-          if (ok && scenario === "refresh") {
+          if (ok && scenario.startsWith("refresh")) {
             try {
               const answer = JSON.parse(text);
               if (answer.refresh_token) {

@@ -1,4 +1,4 @@
-"""Benchmark the IdP under granian over TLS: refresh_token grant and userinfo.
+"""Benchmark the IdP under granian over TLS: refresh_token grant and userinfo, Bearer or DPoP.
 
     .venv/bin/python bench/run.py [--duration 15] [--warmup 3] [--concurrency 1,8,32] ...
 
@@ -11,7 +11,9 @@ the IdP it is aimed at a trivial responder, whose figure is the generator's ceil
 
 Unless --no-reference, the same load is run, window by window after ours, against the
 reference (bench/reference.py: panva's oidc-provider under Node.js, in memory), and our rows
-carry the ratio ours / reference of requests/s and of server CPU per request.
+carry the ratio ours / reference of requests/s and of server CPU per request. The DPoP
+scenarios (refresh-dpop, userinfo-dpop: a fresh ES256 proof per request, tokens bound to each
+user's key) run against ours only: beside refresh and userinfo they show what a proof costs.
 
 Prints a table and writes everything to bench/results/<time>-<database>.json.
 """
@@ -77,7 +79,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--concurrency", default=os.environ.get("BENCH_CONCURRENCY", "1,8,32"), help="e.g. 1,8,32"
     )
-    parser.add_argument("--scenarios", default="refresh,userinfo")
+    parser.add_argument("--scenarios", default="refresh,userinfo,refresh-dpop,userinfo-dpop")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
     parser.add_argument(
         "--threads",
@@ -245,8 +247,44 @@ def wait_until_serving(server: subprocess.Popen, log: Path) -> None:
     sys.exit(f"the server did not answer:\n{log.read_text()}")
 
 
-def seed_grants(count: int) -> list[dict[str, str]]:
-    """One grant per virtual user, each through a real sign-in, consent and PKCE exchange."""
+def is_dpop(scenario: str) -> bool:
+    return scenario.endswith("-dpop")
+
+
+def dpop_proof(private_jwk: dict, method: str, url: str, access_token: str = "") -> str:
+    """A DPoP proof (RFC 9449 §4.2) by the user's key; with `ath` for `access_token`."""
+    import base64
+    import hashlib
+
+    import jwt
+
+    key = jwt.PyJWK(private_jwk, algorithm="ES256").key
+    public = {name: private_jwk[name] for name in ("kty", "crv", "x", "y")}
+    claims = {"jti": os.urandom(16).hex(), "htm": method, "htu": url, "iat": int(time.time())}
+    if access_token:
+        digest = hashlib.sha256(access_token.encode("ascii")).digest()
+        claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return jwt.encode(claims, key, algorithm="ES256", headers={"typ": "dpop+jwt", "jwk": public})
+
+
+def dpop_exchange_proof(private_jwk: dict) -> str:
+    """A proof for a request to the token endpoint (the code exchange, a refresh)."""
+    return dpop_proof(private_jwk, "POST", f"{SITE_URL}/oidc/token")
+
+
+def new_dpop_key() -> dict:
+    """A P-256 private key as a JWK: loadgen.mjs signs each request's proof with it."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from jwt.algorithms import ECAlgorithm
+
+    return ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()), as_dict=True)
+
+
+def seed_grants(count: int, *, dpop: bool = False) -> list[dict]:
+    """One grant per virtual user, each through a real sign-in, consent and PKCE exchange.
+
+    `dpop`: each user has its own key (`dpop_jwk`), and its grant and tokens are bound to it.
+    """
     from apps.client import pkce
     from tests import flows
 
@@ -257,6 +295,10 @@ def seed_grants(count: int) -> list[dict[str, str]]:
             verifier = pkce.make_verifier()
             params = flows.authorize_params(CLIENT_ID, REDIRECT_URI, verifier)
             code = flows.consent(http, SITE_URL, params)["code"]
+            user: dict = {}
+            if dpop:
+                user["dpop_jwk"] = new_dpop_key()
+                http.headers["DPoP"] = dpop_exchange_proof(user["dpop_jwk"])
             answer = flows.exchange_code(
                 http,
                 SITE_URL,
@@ -265,11 +307,13 @@ def seed_grants(count: int) -> list[dict[str, str]]:
                 client_id=CLIENT_ID,
                 redirect_uri=REDIRECT_URI,
             )
+            http.headers.pop("DPoP", None)
             answer.raise_for_status()
             tokens = answer.json()
-            grants.append(
-                {"refresh_token": tokens["refresh_token"], "access_token": tokens["access_token"]}
-            )
+            if tokens["token_type"] != ("DPoP" if dpop else "Bearer"):
+                sys.exit(f"the exchange gave {tokens['token_type']} tokens")
+            user.update(refresh_token=tokens["refresh_token"], access_token=tokens["access_token"])
+            grants.append(user)
     return grants
 
 
@@ -483,7 +527,9 @@ def main() -> None:
         # Both servers up together (the idle one costs nothing), each window of ours followed
         # by the same window on the reference: the machine's drift hits both alike.
         server = servers.enter_context(serving(args))
-        targets = [(database, f"{SITE_URL}/oidc", server, seed_grants(max(concurrencies)))]
+        most = max(concurrencies)
+        ours = (database, f"{SITE_URL}/oidc", server, seed_grants(most))
+        targets = [ours]
         if reference_version:
             port = _free_port()
             node = servers.enter_context(
@@ -493,10 +539,13 @@ def main() -> None:
             targets.append(
                 (REFERENCE_NAME, url, node, reference.seed_grants(url, ca_file, max(concurrencies)))
             )
+        dpop_targets = []
+        if any(is_dpop(scenario) for scenario in scenarios):
+            dpop_targets = [(*ours[:3], seed_grants(most, dpop=True))]
         for scenario in scenarios:
             for concurrency in concurrencies:
                 window = []
-                for name, url, process, users in targets:
+                for name, url, process, users in dpop_targets if is_dpop(scenario) else targets:
                     profile_to = None
                     if args.profile == f"{scenario}@{concurrency}" and name == database:
                         profile_to = RESULTS_DIR / f"{stamp}-{name}-{scenario}-{concurrency}.txt"

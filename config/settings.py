@@ -201,6 +201,14 @@ OIDC_DEVICE_CODE_EXPIRE = _env_int("OIDC_DEVICE_CODE_EXPIRE", 600)
 OIDC_DEVICE_POLL_INTERVAL = _env_int("OIDC_DEVICE_POLL_INTERVAL", 5)
 OIDC_DEVICE_USER_CODE_FAILURE_LIMIT = 5
 OIDC_DEVICE_USER_CODE_WINDOW_SECONDS = 15 * 60
+# DPoP (RFC 9449, apps.idp.dpop_binding): the proof algorithms accepted (asymmetric only;
+# apps.idp.dpop knows which), and server nonces (§8): with OIDC_DPOP_NONCE=1 every proof
+# must carry a nonce the IdP handed out in `DPoP-Nonce` (an HMAC of the time under
+# SECRET_KEY, so every instance accepts every other's), at the cost of a retry per client.
+OIDC_DPOP_SIGNING_ALGS = tuple(
+    os.environ.get("OIDC_DPOP_SIGNING_ALGS", "ES256,PS256,RS256,EdDSA").split(",")
+)
+OIDC_DPOP_NONCE = os.environ.get("OIDC_DPOP_NONCE") == "1"  # off unless asked for
 
 # Resource indicators (RFC 8707): the resources a client may ask tokens for with `resource`,
 # comma-separated absolute URIs; any other is invalid_target. The default is the receiver's API.

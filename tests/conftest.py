@@ -12,7 +12,7 @@ from django.conf import settings as django_settings
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from apps.demo import certs
-from apps.idp import keys, services
+from apps.idp import dpop_binding, keys, services
 from tests import flows
 
 (Path(django_settings.BASE_DIR) / "var").mkdir(exist_ok=True)  # the test database's folder
@@ -37,6 +37,7 @@ class Origins:
 def _signing_keys_reread():
     """Each test sees its own RSAKey rows: a rolled-back test leaves no parsed key behind."""
     keys.forget_keys()
+    dpop_binding.forget_policies()  # nor which clients required DPoP in a rolled-back test
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,14 @@ class PublicClientSafeForm(ClientForm):
         help_text="Algorithm used to sign ID Tokens (id_token_signed_response_alg).",
     )
 
+    # Kept beside the library's Client (apps.idp.models.DPoPClientPolicy), saved by the admin.
+    require_dpop = forms.BooleanField(
+        required=False,
+        label="Require DPoP",
+        help_text="Refuse this client's token requests that carry no DPoP proof: every token "
+        "it gets is then bound to its key (RFC 9449).",
+    )
+
     class Meta(ClientForm.Meta):
         exclude = ["jwt_alg"]
 
@@ -44,6 +52,8 @@ class PublicClientSafeForm(ClientForm):
         if self.instance.client_secret:
             secret.help_text = f"Fingerprint {fingerprint(self.instance.client_secret)}"
         self.initial.setdefault("jwt_alg", self.instance.jwt_alg)  # RS256 for a new client
+        if self.instance.pk:
+            self.initial.setdefault("require_dpop", services.requires_dpop(self.instance))
 
     def clean(self):
         cleaned = super().clean()
@@ -70,6 +80,17 @@ for library_model in (OIDCClient, Code, Token, RSAKey):
 @admin.register(OIDCClient)
 class SafeClientAdmin(ClientAdmin):
     form = PublicClientSafeForm
+
+    def get_fieldsets(self, request, obj=None):
+        # The library's fieldsets name its model's fields only: ours goes with the rest of
+        # the client's security settings.
+        fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
+        fieldsets.append(("DPoP (RFC 9449)", {"fields": ("require_dpop",)}))
+        return fieldsets
+
+    def save_model(self, request, obj: OIDCClient, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.set_dpop_required(obj, form.cleaned_data.get("require_dpop", False))
 
 
 def fingerprint(value: str) -> str:

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate, pre_save
+from django.db.models.signals import post_delete, post_migrate, post_save, pre_save
 
 # The migration that creates apps.idp.models.ECKey: the ES256 key is made once it has run.
 ES256_KEY_MIGRATION = ("idp", "0002_eckey")
@@ -46,8 +46,12 @@ class IdpConfig(AppConfig):
         from django.contrib.auth.signals import user_login_failed
         from oidc_provider.models import Client as OIDCClient
 
-        from apps.idp import sign_in_lockout
+        from apps.idp import dpop_binding, sign_in_lockout
+        from apps.idp.models import DPoPClientPolicy
 
         post_migrate.connect(create_first_signing_keys, sender=self)
         pre_save.connect(refuse_weak_public_client, sender=OIDCClient)
         user_login_failed.connect(sign_in_lockout.count_device_failure)
+        # A client's "require DPoP" changed in this process counts at once (others: a TTL).
+        for signal in (post_save, post_delete):
+            signal.connect(dpop_binding.forget_policies_on_change, sender=DPoPClientPolicy)

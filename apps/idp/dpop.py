@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -79,6 +80,14 @@ def b64url(data: bytes) -> str:
 def access_token_hash(access_token: str) -> str:
     """The `ath` claim for `access_token` (§4.2): base64url of its SHA-256."""
     return b64url(hashlib.sha256(access_token.encode("ascii")).digest())
+
+
+_THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def is_thumbprint(value: str) -> bool:
+    """Could `value` be an RFC 7638 SHA-256 thumbprint, base64url without padding (§10)?"""
+    return bool(_THUMBPRINT.fullmatch(value))
 
 
 def jwk_thumbprint(jwk: dict[str, Any]) -> str:
@@ -206,7 +215,7 @@ def validate_proof(
     url: str,
     now: float,
     access_token: str | None = None,
-    nonce: str | None = None,
+    nonce: str | Collection[str] | None = None,
     allowed_algs: tuple[str, ...] = DEFAULT_ALGORITHMS,
     max_age: float = MAX_AGE_SECONDS,
     leeway: float = LEEWAY_SECONDS,
@@ -214,8 +223,10 @@ def validate_proof(
     """Check `proof` (the DPoP header's value) against the request it came with (§4.3).
 
     `url` is the request's URL as the server knows it; `access_token` the one sent with it, if
-    any (its `ath` is then required); `nonce` the one the server requires, if any.
+    any (its `ath` is then required); `nonce` the one the server requires, if any, or the
+    nonces it accepts (the current one and the one before it, say).
     """
+    nonces = (nonce,) if isinstance(nonce, str) else nonce
     header = _header(proof)  # step 2
     if header.get("typ") != PROOF_TYPE:  # step 4
         raise InvalidDPoPProof(f"typ must be {PROOF_TYPE}")
@@ -240,8 +251,9 @@ def validate_proof(
         raise InvalidDPoPProof(f"htm {claims['htm']!r} is not this request's method")
     if normalise_htu(claims["htu"]) != normalise_htu(url):  # step 9
         raise InvalidDPoPProof("htu is not this request's URL")
-    if nonce is not None and claims.get("nonce") != nonce:  # step 10
-        raise UseDPoPNonce("the proof lacks the server's current nonce")
+    sent_nonce = claims.get("nonce")
+    if nonces is not None and not (isinstance(sent_nonce, str) and sent_nonce in nonces):
+        raise UseDPoPNonce("the proof lacks the server's current nonce")  # step 10
     if iat < now - max_age - leeway:  # step 11
         raise InvalidDPoPProof("the proof is too old")
     if iat > now + leeway:

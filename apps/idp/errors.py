@@ -57,6 +57,10 @@ AuthorizationPending = _kind("AuthorizationPending", "authorization_pending")
 SlowDown = _kind("SlowDown", "slow_down")
 ExpiredToken = _kind("ExpiredToken", "expired_token")
 AccessDenied = _kind("AccessDenied", "access_denied")
+# RFC 9449 §5, §7.1, §8: a DPoP proof that fails a check, or lacks the server's nonce. 400 at
+# the token endpoint; a protected resource (userinfo) answers them with 401.
+InvalidDPoPProof = _kind("InvalidDPoPProof", "invalid_dpop_proof")
+UseDPoPNonce = _kind("UseDPoPNonce", "use_dpop_nonce")
 
 
 class InvalidHint(InvalidRequest):
@@ -89,6 +93,18 @@ def json_error(error: OAuthError, www_authenticate: str | None = None) -> JsonRe
 def bearer_challenge(error: OAuthError) -> str:
     """RFC 6750 §3: the Bearer challenge naming the error."""
     return f'Bearer error="{error.error}", error_description="{error.description}"'
+
+
+def dpop_challenge(error: OAuthError, algs: tuple[str, ...]) -> str:
+    """RFC 9449 §7.1: the DPoP challenge naming the error and the proof algorithms accepted.
+
+    The description may quote a proof's values: only printable ASCII without quotes or
+    backslashes goes into the quoted string (RFC 9110 §5.6.4).
+    """
+    description = "".join(
+        char if " " <= char <= "~" and char not in '"\\' else "?" for char in error.description
+    )
+    return f'DPoP error="{error.error}", error_description="{description}", algs="{" ".join(algs)}"'
 
 
 def method_not_allowed(allowed: str) -> JsonResponse:

@@ -34,6 +34,11 @@ class Grant(models.Model):
     # The RFC 8707 resource its access tokens are for (their audience); "" when none was
     # asked for: such tokens are not restricted to one resource.
     resource = models.TextField(blank=True, default="")
+    # The RFC 7638 thumbprint of the key the next exchange or refresh must prove (RFC 9449):
+    # set by `dpop_jkt` at authorize (§10, binds the code) and, for public clients, by the
+    # first proof at the token endpoint (§5, binds every refresh token of the grant). Empty:
+    # unbound. A confidential client's refresh tokens stay bound to its authentication.
+    dpop_jkt = models.CharField(max_length=43, blank=True, default="")
 
     def __str__(self) -> str:
         return f"grant {self.pk} of {self.client}"
@@ -202,3 +207,27 @@ class RegisteredClient(models.Model):
 
     def __str__(self) -> str:
         return f"self-registered client {self.client_id}"
+
+
+class DPoPClientPolicy(models.Model):
+    """What the IdP asks of a client's DPoP use, beside the library's Client (no row: nothing).
+
+    `require_dpop`: every token request of the client must carry a DPoP proof (RFC 9449 §5),
+    so each of its access tokens (and a public client's refresh tokens) is sender-constrained.
+    """
+
+    client = models.OneToOneField(
+        OIDCClient, on_delete=models.CASCADE, primary_key=True, related_name="dpop_policy"
+    )
+    require_dpop = models.BooleanField(
+        default=False,
+        verbose_name="Require DPoP",
+        help_text="Refuse this client's token requests that carry no DPoP proof (RFC 9449).",
+    )
+
+    class Meta:
+        verbose_name = "DPoP policy"
+        verbose_name_plural = "DPoP policy"
+
+    def __str__(self) -> str:
+        return f"DPoP {'required' if self.require_dpop else 'optional'} for {self.client}"

@@ -20,7 +20,13 @@ from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token, UserConsent
 
 from apps.idp import writes
-from apps.idp.models import DeviceAuthorization, Grant, RegisteredClient, WrongUserCode
+from apps.idp.models import (
+    DeviceAuthorization,
+    DPoPProofUse,
+    Grant,
+    RegisteredClient,
+    WrongUserCode,
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,11 @@ def purge(now: datetime, lifetimes: Lifetimes, *, batch_size: int = 500) -> dict
         "wrong user codes": (
             WrongUserCode.objects.filter(at__lt=now - lifetimes.login_records),
             _delete_rows(WrongUserCode),
+        ),
+        # A proof past its iat window is refused anyway: its jti need not be remembered.
+        "DPoP proof uses": (
+            DPoPProofUse.objects.filter(expires_at__lt=now),
+            _delete_rows(DPoPProofUse),
         ),
         "sessions": (Session.objects.filter(expire_date__lt=now), _delete_rows(Session)),
         "failed sign-in counters": (

@@ -9,7 +9,7 @@ from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import ResponseType, RSAKey
 
 from apps.idp import keys
-from apps.idp.models import ECKey
+from apps.idp.models import DPoPClientPolicy, ECKey
 from apps.idp.redirect_uris import RedirectURIError, check_redirect_uris
 
 SEED_CLIENT_NAME = "PKCE command-line client"
@@ -79,11 +79,13 @@ def seed_public_client(
     scopes: tuple[str, ...] = SEED_SCOPES,
     jwt_alg: str = "RS256",
     post_logout_redirect_uris: tuple[str, ...] | None = None,
+    require_dpop: bool | None = None,
 ) -> OIDCClient:
     """Create or update the seed's public client: code flow, consent asked every time.
 
     `post_logout_redirect_uris`: where RP-initiated logout may send the person back; None
-    leaves an existing client's as they are.
+    leaves an existing client's as they are. `require_dpop`: refuse its token requests
+    without a DPoP proof (RFC 9449); None leaves it as it is (off for a new client).
     It gets `redirect_uri` (the receiver page) and the loopback URIs; as every public
     client, it may use the device grant (see apps.idp.grants.device_code).
     """
@@ -115,7 +117,24 @@ def seed_public_client(
         },
     )
     oidc_client.response_types.set([response_type("code")])
+    if require_dpop is not None:
+        set_dpop_required(oidc_client, require_dpop)
     return oidc_client
+
+
+def set_dpop_required(oidc_client: OIDCClient, required: bool) -> None:
+    """Store whether the client must send DPoP proofs; no row is kept for "not required"."""
+    if required:
+        DPoPClientPolicy.objects.update_or_create(
+            client=oidc_client, defaults={"require_dpop": True}
+        )
+    else:
+        DPoPClientPolicy.objects.filter(client=oidc_client).delete()
+
+
+def requires_dpop(oidc_client: OIDCClient) -> bool:
+    """The client's stored DPoP policy (apps.idp.dpop_binding reads it through a cache)."""
+    return DPoPClientPolicy.objects.filter(client=oidc_client, require_dpop=True).exists()
 
 
 RESOURCE_SERVER_NAME = "Receiver API (resource server)"

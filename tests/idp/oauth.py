@@ -113,7 +113,11 @@ def authorize(idp: Client, user, **extra: str | None) -> Authorized:
 
 
 def token(idp: Client, **form: str):
-    return idp.post("/oidc/token", {name: v for name, v in form.items() if v is not None})
+    """POST the form; names in WSGI's header spelling (HTTP_DPOP=...) are sent as headers."""
+    headers = {name: form.pop(name) for name in list(form) if name.startswith("HTTP_")}
+    return idp.post(
+        "/oidc/token", {name: v for name, v in form.items() if v is not None}, **headers
+    )
 
 
 def exchange(idp: Client, authorized: Authorized, **overrides: str | None):

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from oidc_provider.models import Client as OIDCClient
@@ -238,3 +240,14 @@ def test_admin_never_shows_a_confidential_clients_secret(admin_client_https):
     page = admin_client_https.get(f"/admin/oidc_provider/client/{oidc_client.pk}/change/")
     assert oidc_client.client_secret.encode() not in page.content
     assert admin.fingerprint(oidc_client.client_secret).encode() in page.content
+
+
+def test_admin_requires_dpop_for_a_client_when_ticked(admin_client_https):
+    response = admin_client_https.post(
+        "/admin/oidc_provider/client/add/", client_form(require_dpop="on")
+    )
+    assert response.status_code == 302
+    oidc_client = OIDCClient.objects.get()
+    assert services.requires_dpop(oidc_client)
+    page = admin_client_https.get(f"/admin/oidc_provider/client/{oidc_client.pk}/change/")
+    assert re.search(rb'<input type="checkbox" name="require_dpop"[^>]* checked>', page.content)

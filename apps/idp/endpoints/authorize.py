@@ -28,7 +28,7 @@ from oidc_provider import views as library
 from oidc_provider.lib.endpoints.authorize import AuthorizeEndpoint
 from oidc_provider.lib.errors import AuthorizeError, ClientIdError, RedirectUriError
 
-from apps.idp import audit, policy, reauthentication, rfc8707
+from apps.idp import audit, dpop, policy, reauthentication, rfc8707
 from apps.idp.endpoints import repeated_param
 from apps.idp.errors import (
     AccountSelectionRequired,
@@ -93,6 +93,9 @@ class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
     def __init__(self, request: HttpRequest) -> None:
         self.query = request.POST if request.method == "POST" else request.GET
         super().__init__(request)
+        # RFC 9449 §10: the thumbprint of the key the code's exchange must prove. Kept in
+        # params, so the consent form carries it (templates/oidc_provider/hidden_inputs.html).
+        self.params["dpop_jkt"] = self.query.get("dpop_jkt", "")
 
     def validate_params(self) -> None:
         """Raises Refused (a page), SignInRequired, or AuthorizeError (a redirect)."""
@@ -164,6 +167,9 @@ class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
         if challenge and (method != "S256" or not policy.is_s256_challenge(challenge)):
             # A missing method means `plain` (RFC 7636 §4.3), refused like an explicit one.
             raise InvalidRequest("code_challenge is not S256")
+        dpop_jkt = self.params["dpop_jkt"]
+        if dpop_jkt and not dpop.is_thumbprint(dpop_jkt):
+            raise InvalidRequest("dpop_jkt is not a base64url SHA-256 JWK thumbprint")
         nonce, redirect_uri = self.params["nonce"], self.params["redirect_uri"]
         if not (policy.is_printable(nonce) and policy.is_printable(redirect_uri)):
             raise InvalidRequest("nonce not printable or too long")
@@ -221,6 +227,7 @@ class PublicClientAuthorizeEndpoint(AuthorizeEndpoint):
             redirect_uri=self.params["redirect_uri"],
             created_at=timezone.now(),
             resource=self.params.get("resource", ""),
+            dpop_jkt=self.params["dpop_jkt"],  # checked in check_params
         )
         audit.record(
             "code.issued",

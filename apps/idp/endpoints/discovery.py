@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from oidc_provider import views as library
 from oidc_provider.models import Client as OIDCClient
 
-from apps.idp import grants, keys, policy
+from apps.idp import dpop_binding, grants, keys, policy
 
 CLIENT_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"]
 
@@ -32,7 +32,8 @@ class ProviderInfoView(library.ProviderInfoView):
         # With OIDC_DISCOVERY_CACHE_ENABLE the document is cached under this key. The
         # library's key queries the response types (fixed here); ours names what varies:
         # the site and the signing algorithms, so adding an HS256 client is seen at once.
-        return f"idp_discovery:{settings.SITE_URL}:{','.join(signing_algorithms())}"
+        dpop_algs = ",".join(dpop_binding.signing_algorithms())
+        return f"idp_discovery:{settings.SITE_URL}:{','.join(signing_algorithms())}:{dpop_algs}"
 
     def _build_response_dict(self, request: HttpRequest) -> dict[str, Any]:
         meta = super()._build_response_dict(request)
@@ -50,6 +51,7 @@ class ProviderInfoView(library.ProviderInfoView):
             device_authorization_endpoint=settings.SITE_URL + reverse("idp:device-authorization"),
             revocation_endpoint_auth_methods_supported=list(CLIENT_AUTH_METHODS),
             authorization_response_iss_parameter_supported=True,
+            dpop_signing_alg_values_supported=list(dpop_binding.signing_algorithms()),
             # Refused with their OIDC errors at authorize (OIDC Discovery §3).
             request_parameter_supported=False,
             request_uri_parameter_supported=False,

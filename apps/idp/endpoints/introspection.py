@@ -1,6 +1,6 @@
 """Token introspection (RFC 7662): the library's endpoint, kept from querying NULs, looking
 tokens up by their hash (the only thing `Token.access_token` holds), with the token's RFC 8707
-audience."""
+audience, saying which tokens are DPoP-bound (RFC 9449 §6.2)."""
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
@@ -12,7 +12,7 @@ from oidc_provider.lib.endpoints.introspection import (
 )
 from oidc_provider.lib.errors import TokenIntrospectionError
 
-from apps.idp import policy, rfc8707
+from apps.idp import dpop_binding, policy, rfc8707
 from apps.idp.endpoints import FormBodyView
 from apps.idp.errors import OAuthError
 from apps.idp.grants.common import client_credentials
@@ -25,6 +25,7 @@ class HashLookupIntrospectionEndpoint(TokenIntrospectionEndpoint):
 
     def _extract_params(self) -> None:
         super()._extract_params()
+        self.presented = self.params["token"]  # in clear: a bound token names its key in it
         if self.params["token"]:
             self.params["token"] = policy.token_hash(self.params["token"])
 
@@ -73,6 +74,18 @@ class ResourceAudienceEndpoint(HashLookupIntrospectionEndpoint):
         return answer | rfc8707.audience_claim(self.resource)
 
 
+class DPoPAwareIntrospectionEndpoint(ResourceAudienceEndpoint):
+    """The library's answer, plus `token_type` and `cnf.jkt` for a DPoP-bound token (§6.2):
+    the resource server then asks the request for a proof of that key."""
+
+    def create_response_dic(self) -> dict:
+        answer = super().create_response_dic()
+        jkt = dpop_binding.bound_jkt(self.presented)  # the value whose hash the library found
+        if jkt is not None:
+            answer |= {"token_type": "DPoP", "cnf": {"jkt": jkt}}
+        return answer
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class IntrospectionView(FormBodyView, library.TokenIntrospectionView):
     """The library's RFC 7662 endpoint, which queries whatever it is sent.
@@ -81,7 +94,7 @@ class IntrospectionView(FormBodyView, library.TokenIntrospectionView):
     cannot be ours, so they are inactive without a query.
     """
 
-    token_instrospection_endpoint_class = ResourceAudienceEndpoint
+    token_instrospection_endpoint_class = DPoPAwareIntrospectionEndpoint  # (sic, the library's)
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:

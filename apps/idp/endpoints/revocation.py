@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Token
 
-from apps.idp import audit, policy, writes
+from apps.idp import audit, dpop_binding, policy, writes
 from apps.idp.endpoints import FormBodyView, repeated_param
 from apps.idp.errors import InvalidRequest, OAuthError, json_error, method_not_allowed, oauth_json
 from apps.idp.grants.common import authenticate_client, revoke_grant
@@ -30,6 +30,8 @@ def revoke(request: HttpRequest) -> None:
     if not value:
         raise InvalidRequest("token is missing.")
     with writes.write_transaction():
+        if dpop_binding.has_proof(request):  # not required, but checked when sent (RFC 9449 §5)
+            dpop_binding.check_proof(request)
         oidc_client = authenticate_client(request)
         if policy.is_opaque_value(value):
             revoke_token(oidc_client, value, form.get("token_type_hint", ""))
@@ -70,7 +72,9 @@ class RevocationView(FormBodyView):
         try:
             revoke(request)
         except OAuthError as error:
-            return json_error(error)  # no challenge: RFC 7009 §2.2.1 names none
+            refusal = json_error(error)  # no challenge: RFC 7009 §2.2.1 names none
+            # A use_dpop_nonce refusal is only answerable with the nonce (RFC 9449 §8).
+            return dpop_binding.with_nonce(refusal) if dpop_binding.has_proof(request) else refusal
         return oauth_json({})
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> JsonResponse:

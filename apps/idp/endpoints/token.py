@@ -9,7 +9,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.idp import audit, grants, writes
+from apps.idp import audit, dpop_binding, grants, writes
 from apps.idp.endpoints import FormBodyView, repeated_param
 from apps.idp.errors import (
     BASIC_CHALLENGE,
@@ -27,6 +27,8 @@ def respond(request: TokenRequest) -> TokenAnswer:
     """Run the grant the request names; raises OAuthError."""
     if repeated := repeated_param(request.form, grants.PARAMS):
         raise InvalidRequest(f"{repeated} was sent more than once.")
+    if dpop_binding.has_proof(request.http):  # RFC 9449 §5: each grant binds to its key
+        request.proof = dpop_binding.check_proof(request.http)
     grant_type = request.param("grant_type")
     if not grant_type:
         raise InvalidRequest("grant_type is missing.")
@@ -38,14 +40,19 @@ def respond(request: TokenRequest) -> TokenAnswer:
 
 
 def run_with_consequences(request: TokenRequest) -> TokenAnswer:
-    """`respond` in a write transaction; a refusal's consequence commits after the rollback."""
+    """`respond` in a write transaction; a refusal's consequence commits after the rollback,
+    and so does the use of its DPoP proof."""
     try:
         with writes.write_transaction():
             return respond(request)
     except OAuthError as error:
-        if error.consequence is not None:
+        # The proof's jti went with the rollback: a refused request's proof is spent too.
+        if error.consequence is not None or request.proof is not None:
             with writes.write_transaction():
-                error.consequence()
+                if error.consequence is not None:
+                    error.consequence()
+                if request.proof is not None:
+                    dpop_binding.remember_spent(request.proof)
         raise
 
 
@@ -59,7 +66,8 @@ class TokenView(FormBodyView):
         try:
             answer = run_with_consequences(TokenRequest(request))
         except OAuthError as error:
-            return json_error(error, BASIC_CHALLENGE if error.status == 401 else None)
+            refusal = json_error(error, BASIC_CHALLENGE if error.status == 401 else None)
+            return dpop_binding.with_nonce(refusal) if dpop_binding.has_proof(request) else refusal
         grant_type = request.POST["grant_type"]  # one the registry serves: it answered
         audit.record(
             "refresh.rotated" if grant_type == "refresh_token" else "tokens.issued",
@@ -69,7 +77,8 @@ class TokenView(FormBodyView):
             grant_id=answer.grant_id,
             grant_type=grant_type,
         )
-        return oauth_json(answer.signed())
+        response = oauth_json(answer.signed())
+        return dpop_binding.with_nonce(response) if dpop_binding.has_proof(request) else response
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> JsonResponse:
         return method_not_allowed("POST")

@@ -1,7 +1,9 @@
-"""Userinfo (OIDC Core §5.3) with RFC 6750 errors; never a 500.
+"""Userinfo (OIDC Core §5.3) with RFC 6750 errors, and DPoP-bound tokens (RFC 9449 §7); never
+a 500.
 
 The token is read by `token_sql.token_for_userinfo`: one prebuilt query for the token, its
-client's id and the user's userinfo columns.
+client's id and the user's userinfo columns. Whether it is DPoP-bound is in its value
+(apps.idp.dpop_binding): a Bearer request reads nothing more.
 """
 
 from typing import Any
@@ -12,22 +14,36 @@ from django.views.decorators.csrf import csrf_exempt
 from oidc_provider.lib.claims import StandardScopeClaims
 from oidc_provider.settings import get as library_setting
 
-from apps.idp import policy, token_sql
+from apps.idp import dpop_binding, policy, token_sql, writes
 from apps.idp.endpoints import FormBodyView
 from apps.idp.errors import (
     InsufficientScope,
+    InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
     OAuthError,
+    UseDPoPNonce,
     bearer_challenge,
+    dpop_challenge,
     json_error,
     method_not_allowed,
     oauth_json,
 )
 
+BEARER, DPOP = "bearer", "dpop"  # the Authorization schemes served, lower case
 
-def bearer_token(request: HttpRequest) -> str:
-    """The access token from the Authorization header or a form body (RFC 6750 §2.1, §2.2).
+
+class SenderRefused(Exception):
+    """A refusal about DPoP (RFC 9449 §7.1): a 401 with a DPoP challenge, not a Bearer one."""
+
+    def __init__(self, error: OAuthError) -> None:
+        super().__init__(error.description)
+        self.error = error
+
+
+def presented_token(request: HttpRequest) -> tuple[str, str]:
+    """The access token and its scheme (BEARER or DPOP), from the Authorization header or a
+    form body (RFC 6750 §2.1, §2.2; RFC 9449 §7.1).
 
     Tokens in the query string are refused: they end up in logs (RFC 9700 §4.3.2).
     """
@@ -37,25 +53,50 @@ def bearer_token(request: HttpRequest) -> str:
         raise InvalidRequest("Send the token in the Authorization header.")
     if header:
         scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or in_body:
-            raise InvalidRequest("Use one Bearer token.")
-        return value.strip()
+        scheme = scheme.lower()
+        if scheme not in (BEARER, DPOP) or in_body:
+            raise InvalidRequest("Use one Bearer or DPoP token.")
+        return value.strip(), scheme
     if in_body:
         if len(request.POST.getlist("access_token")) > 1:
             raise InvalidRequest("Use one Bearer token.")
-        return request.POST["access_token"]
+        return request.POST["access_token"], BEARER
     raise InvalidToken("An access token is required.")
+
+
+def check_sender(request: HttpRequest, value: str, scheme: str) -> None:
+    """RFC 9449 §7: a bound token only as `DPoP`, with a fresh proof of its key for this
+    request (`ath` of this token); the `DPoP` scheme only for a bound token. Raises
+    SenderRefused."""
+    jkt = dpop_binding.bound_jkt(value)
+    if scheme == BEARER:
+        if jkt is not None:  # a copied bound token is worthless without the key (§7.2)
+            raise SenderRefused(InvalidToken("This access token is DPoP-bound: send it as DPoP."))
+        return
+    if jkt is None:
+        raise SenderRefused(InvalidToken("This access token is not DPoP-bound: send it as Bearer."))
+    try:
+        with writes.write_transaction():  # the proof's jti is recorded
+            proof = dpop_binding.check_proof(request, access_token=value)
+    except OAuthError as error:
+        raise SenderRefused(error) from error
+    if proof is None:
+        raise SenderRefused(InvalidDPoPProof("A DPoP token needs a DPoP proof."))
+    if proof.jkt != jkt:
+        raise SenderRefused(InvalidDPoPProof("The DPoP proof's key is not the token's."))
 
 
 def userinfo_claims(request: HttpRequest) -> dict[str, Any]:
     """The claims of the token's user; raises OAuthError."""
-    value = bearer_token(request)
+    value, scheme = presented_token(request)
     invalid = InvalidToken("The access token is invalid or expired.")
     if not policy.is_opaque_value(value):
-        raise invalid
+        raise SenderRefused(invalid) if scheme == DPOP else invalid
     token = token_sql.token_for_userinfo(policy.token_hash(value))
     if token is None or token.has_expired() or token.user is None:
-        raise invalid  # a token with no user (client_credentials) has no userinfo
+        # A token with no user (client_credentials) has no userinfo.
+        raise SenderRefused(invalid) if scheme == DPOP else invalid
+    check_sender(request, value, scheme)
     if "openid" not in token.scope:
         raise InsufficientScope("The token lacks the openid scope.")
     claims = {"sub": (token.id_token or {}).get("sub") or str(token.user.pk)}
@@ -78,8 +119,18 @@ class UserinfoView(FormBodyView):
             return oauth_json(userinfo_claims(request))
         except OAuthError as error:
             return json_error(error, bearer_challenge(error))
+        except SenderRefused as refused:
+            return dpop_refusal(refused.error)
 
     post = get
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> JsonResponse:
         return method_not_allowed("GET, POST")
+
+
+def dpop_refusal(error: OAuthError) -> JsonResponse:
+    """RFC 9449 §7.1: 401, a DPoP challenge naming the accepted algorithms, and a nonce to
+    use when the proof lacked it (§9)."""
+    error.status = 401
+    response = json_error(error, dpop_challenge(error, dpop_binding.signing_algorithms()))
+    return dpop_binding.with_nonce(response) if isinstance(error, UseDPoPNonce) else response

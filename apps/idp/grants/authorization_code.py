@@ -7,7 +7,7 @@ from django.conf import settings
 from oidc_provider.lib.utils.token import create_token
 from oidc_provider.models import Code
 
-from apps.idp import audit, policy, rfc8707
+from apps.idp import audit, dpop_binding, policy, rfc8707
 from apps.idp.errors import InvalidGrant, InvalidRequest
 from apps.idp.grants.common import (
     TokenAnswer,
@@ -33,6 +33,7 @@ def handle(request: TokenRequest) -> TokenAnswer:
 
     client = authenticate_client(request.http)
     check_can_sign_for(client)
+    dpop_binding.check_client(request.proof, client)
     if not value:
         raise InvalidRequest("code is missing.")
     if not redirect_uri:
@@ -66,6 +67,7 @@ def handle(request: TokenRequest) -> TokenAnswer:
     rfc8707.token_request_resource(
         request.form.getlist(rfc8707.PARAM), grant.resource, settings.OIDC_RESOURCES
     )
+    dpop_binding.check_grant(request.proof, grant, client, request.http)  # dpop_jkt (§10)
 
     claimed = Grant.objects.filter(pk=grant.pk, exchanged_at__isnull=True).update(
         exchanged_at=request.now, last_used_at=request.now, scope=" ".join(code.scope)

@@ -17,7 +17,7 @@ from oidc_provider.lib.utils.token import create_id_token, encode_id_token
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token
 
-from apps.idp import keys, policy
+from apps.idp import dpop, dpop_binding, keys, policy
 from apps.idp.errors import (
     InvalidClient,
     InvalidRequest,
@@ -31,11 +31,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TokenRequest:
-    """A token request's form, read once; `now` is the request's one clock reading."""
+    """A token request's form, read once; `now` is the request's one clock reading; `proof`
+    its valid DPoP proof, if it sent one (set by the endpoint before the grant runs)."""
 
     http: HttpRequest
     form: QueryDict = field(init=False)
     now: datetime = field(init=False)
+    proof: dpop.Proof | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.form = self.http.POST
@@ -218,7 +220,7 @@ def token_answer(
     `grant_id`: for the audit trail."""
     body: dict[str, Any] = {
         "access_token": issued.access_token,
-        "token_type": "Bearer",
+        "token_type": dpop_binding.token_type(issued.access_token),
         "expires_in": settings.OIDC_TOKEN_EXPIRE,
         "scope": " ".join(token.scope),
     }
@@ -233,7 +235,8 @@ def token_answer(
 def issue(
     request: TokenRequest, token: Token, grant: Grant, *, user: Any, nonce: str | None, openid: bool
 ) -> TokenAnswer:
-    """Save a new token of the grant and answer with it."""
+    """Save a new token of the grant, bound to the request's DPoP key if any; answer with it."""
+    dpop_binding.bind(request.proof, token, grant, token.client)
     id_token = id_token_claims(request, token, user, nonce) if openid else None
     token.id_token = id_token or {}
     issued = keep_hashes_only(token)

@@ -13,7 +13,7 @@ from functools import partial
 from django.conf import settings
 from oidc_provider.lib.utils.token import create_token
 
-from apps.idp import policy, rfc8628, rfc8707
+from apps.idp import dpop_binding, policy, rfc8628, rfc8707
 from apps.idp.errors import (
     AccessDenied,
     AuthorizationPending,
@@ -45,6 +45,7 @@ def handle(request: TokenRequest) -> TokenAnswer:
 
     client = authenticate_client(request.http)
     check_can_sign_for(client)
+    dpop_binding.check_client(request.proof, client)
     if not value:
         raise InvalidRequest("device_code is missing.")
     if not policy.is_opaque_value(value):

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from oidc_provider.lib.utils.token import create_token
 from oidc_provider.models import Client as OIDCClient
 
-from apps.idp import audit, metrics, policy, rfc8707, token_sql
+from apps.idp import audit, dpop_binding, metrics, policy, rfc8707, token_sql
 from apps.idp.errors import InvalidGrant, InvalidRequest, InvalidScope
 from apps.idp.grants.common import (
     TokenAnswer,
@@ -44,6 +44,7 @@ def handle(request: TokenRequest) -> TokenAnswer:
     presented = lock_presented(request.http, value)
     client = authenticate_client(request.http, known=presented.token.client if presented else None)
     check_can_sign_for(client)
+    dpop_binding.check_client(request.proof, client)
     if not value:
         raise InvalidRequest("refresh_token is missing.")
     if not policy.is_opaque_value(value):
@@ -63,10 +64,12 @@ def handle(request: TokenRequest) -> TokenAnswer:
         rfc8707.token_request_resource(
             request.form.getlist(rfc8707.PARAM), grant.resource, settings.OIDC_RESOURCES
         )
+    dpop_binding.check_grant(request.proof, grant, client, request.http)  # RFC 9449 §5
 
     # Only the access token is narrowed: the refresh token keeps the grant's scope (§6).
     fresh = create_token(user=token.user, client=client, scope=requested or granted)
     fresh.refresh_token = policy.new_refresh_token(grant.family)
+    dpop_binding.bind(request.proof, fresh, grant, client)
     id_token = id_token_claims(request, fresh, token.user, None) if token.id_token else None
     fresh.id_token = id_token or {}
     issued = keep_hashes_only(fresh)

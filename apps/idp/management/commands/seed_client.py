@@ -1,5 +1,7 @@
 """Create or update the seed's public PKCE client and remember its id for pkce_client."""
 
+import argparse
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -32,9 +34,25 @@ class Command(BaseCommand):
             help="Where RP-initiated logout may return the person (repeatable; absolute "
             "https, or http to a loopback IP literal). Not given: left as they are.",
         )
+        parser.add_argument(
+            "--require-dpop",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="Refuse the client's token requests that carry no DPoP proof (RFC 9449), so "
+            "all its tokens are bound to its key; --no-require-dpop allows them again. Not "
+            "given: left as it is (off for a new client).",
+        )
 
     def handle(
-        self, *args, client_id, name, redirect_uri, alg, post_logout_redirect_uris, **options
+        self,
+        *args,
+        client_id,
+        name,
+        redirect_uri,
+        alg,
+        post_logout_redirect_uris,
+        require_dpop,
+        **options,
     ):
         id_file = settings.PKCE_CLIENT_ID_FILE
         remembered = id_file.read_text().strip() if id_file.exists() else ""
@@ -48,6 +66,7 @@ class Command(BaseCommand):
                 post_logout_redirect_uris=(
                     tuple(post_logout_redirect_uris) if post_logout_redirect_uris else None
                 ),
+                require_dpop=require_dpop,
             )
         except services.SeedError as exc:
             raise CommandError(f"Refusing to seed the client: {exc}") from exc
@@ -59,4 +78,6 @@ class Command(BaseCommand):
                 f"Public client {oidc_client.name!r} ready, {alg}, redirect {redirect_uri}"
             )
         )
+        if services.requires_dpop(oidc_client):
+            self.stdout.write("DPoP required: token requests without a proof are refused.")
         self.stdout.write(f"client_id: {oidc_client.client_id}")
