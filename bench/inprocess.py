@@ -6,12 +6,15 @@ Django's test client drives one grant (sign-in, consent, code + PKCE exchange); 
 Werkzeug's test client follows its refresh chain --requests times and calls userinfo as
 often through config.wsgi.application, the servers' entry point, timing the process's own
 CPU (time.process_time) in batches; the fastest batch is the figure (other work on the
-machine only adds to it), the median beside it.
+machine only adds to it), the median beside it. On PostgreSQL it also counts one request's
+round trips to the server from libpq's protocol trace (a ReadyForQuery ends each one, BEGIN
+and COMMIT included, which Django's statement hooks never see).
 """
 
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -24,6 +27,22 @@ BATCHES = 8
 def _record(statements: list[str], execute, sql, *rest):
     statements.append(sql)
     return execute(sql, *rest)
+
+
+def round_trips(connection, call) -> int | None:
+    """PostgreSQL: the round trips of one `call` on `connection`; None on other databases."""
+    if connection.vendor != "postgresql":
+        return None
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn  # psycopg's libpq connection
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        try:
+            call()
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        return sum("\tReadyForQuery\t" in line for line in trace)
 
 
 def parse_args() -> argparse.Namespace:
@@ -103,6 +122,7 @@ def main() -> None:
         statements: list[str] = []
         with connection.execute_wrapper(partial(_record, statements)):
             call()
+        trips = round_trips(connection, call)
         batches = []
         for _ in range(BATCHES):  # the fastest batch: the least disturbed by other work
             started = time.process_time()
@@ -112,7 +132,9 @@ def main() -> None:
         cpu_ms, median = min(batches), statistics.median(batches)
         print(
             f"  {name:9} {cpu_ms:6.2f} ms CPU/request (median batch {median:.2f})"
-            f"  {len(statements)} SQL statements:"
+            f"  {len(statements)} SQL statements"
+            + (f", {trips} round trips" if trips is not None else "")
+            + ":"
         )
         for sql in statements:
             print(f"      {sql[:70]}{'...' if len(sql) > 70 else ''}")
