@@ -99,7 +99,7 @@ def test_the_refresh_lookup_locks_nothing(db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_refresh_is_two_statements_and_on_postgresql_no_transaction(idp, issued):
+def test_a_refresh_reads_outside_a_transaction_and_rotates_in_one_of_its_own(idp, issued):
     connection = connections["default"]
     seen = []
 
@@ -115,8 +115,8 @@ def test_a_refresh_is_two_statements_and_on_postgresql_no_transaction(idp, issue
         # Two round trips: no BEGIN and no COMMIT around the lookup and the one-statement
         # rotation (a CTE); each commits by itself.
         assert statements == [("SELECT", True), ("WITH", True)]
-    else:  # SQLite: in the token endpoint's write transaction (BEGIN IMMEDIATE)
-        assert statements == [("SELECT", False), ("UPDATE", False), ("UPDATE", False)]
+    else:  # SQLite: the write lock (BEGIN IMMEDIATE) for the two UPDATEs only
+        assert statements == [("SELECT", True), ("UPDATE", False), ("UPDATE", False)]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,9 +1,9 @@
 """The token endpoint (RFC 6749 §3.2): the request's checks, then its grant's handler.
 
-The handler runs in one write transaction (`writes.write_transaction`), unless its grant says
-it needs none (the refresh on PostgreSQL: `grants.IN_TRANSACTION`). A refusal rolls it back;
-the refusal's `consequence`, if any, then commits in a transaction of its own. The ID token
-is signed after the commit.
+The handler runs in one write transaction (`writes.write_transaction`), unless its grant takes
+its own (the refresh: `grants.OWN_TRANSACTION`). A refusal rolls it back; the refusal's
+`consequence`, if any, then commits in a transaction of its own. The ID token is signed
+after the commit.
 """
 
 from contextlib import AbstractContextManager, nullcontext
@@ -41,8 +41,7 @@ def respond(request: TokenRequest) -> TokenAnswer:
 
 
 def transaction_for(request: TokenRequest) -> AbstractContextManager:
-    in_transaction = grants.IN_TRANSACTION.get(request.param("grant_type"))
-    if in_transaction is not None and not in_transaction():
+    if request.param("grant_type") in grants.OWN_TRANSACTION:
         return nullcontext()
     return writes.write_transaction()
 

@@ -2,9 +2,10 @@
 
 Each module exports `GRANT_TYPE`, `PARAMS` (the form parameters it reads, each allowed once)
 and `handle(TokenRequest) -> TokenAnswer`, which reads top to bottom (parse, authenticate the
-client, look up, check, write) and raises `apps.idp.errors.OAuthError`; and, if its writes
-need no transaction around them on some database, `in_transaction() -> bool`. Serving a new grant
-is one new module and one line below. `password` is absent: RFC 9700 §2.4 says MUST NOT.
+client, look up, check, write) and raises `apps.idp.errors.OAuthError`. The token endpoint
+runs `handle` in a write transaction, unless the module sets `OWNS_TRANSACTION = True`.
+Serving a new grant is one new module and one line below. `password` is absent: RFC 9700
+§2.4 says MUST NOT.
 """
 
 from collections.abc import Callable
@@ -22,11 +23,9 @@ _MODULES: tuple[ModuleType, ...] = (
 
 Handler = Callable[[TokenRequest], TokenAnswer]
 REGISTRY: dict[str, Handler] = {module.GRANT_TYPE: module.handle for module in _MODULES}
-IN_TRANSACTION: dict[str, Callable[[], bool]] = {
-    module.GRANT_TYPE: module.in_transaction
-    for module in _MODULES
-    if hasattr(module, "in_transaction")
-}
+OWN_TRANSACTION = frozenset(
+    module.GRANT_TYPE for module in _MODULES if getattr(module, "OWNS_TRANSACTION", False)
+)
 GRANT_TYPES = tuple(REGISTRY)
 
 # Every parameter a token request may carry, in a fixed order (the first repeated one is named).

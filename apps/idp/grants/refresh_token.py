@@ -4,20 +4,21 @@ Speed matters here (the busiest grant): the presented token is read with its cli
 and user in one prebuilt query (`token_sql.find_refresh_token`), and that client is the one
 client authentication checks, so a refresh reads nothing else. The rotation replaces the
 token only if it is still the presented one, which is what makes one winner of concurrent
-refreshes; on PostgreSQL it is one statement, with no transaction around the grant (see
-`in_transaction`).
+refreshes, so the lookup needs no lock and the grant takes its own transaction around the
+rotation alone (`OWNS_TRANSACTION`, `rotation_transaction`).
 """
 
 import logging
 import secrets
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 
 from django.http import HttpRequest
 from oidc_provider.lib.utils.token import create_token
 from oidc_provider.models import Client as OIDCClient
 
-from apps.idp import audit, metrics, policy, token_sql
+from apps.idp import audit, metrics, policy, token_sql, writes
 from apps.idp.errors import InvalidGrant, InvalidRequest, InvalidScope
 from apps.idp.grants.common import (
     TokenAnswer,
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 GRANT_TYPE = "refresh_token"
 PARAMS = ("refresh_token", "scope")
+OWNS_TRANSACTION = True  # the token endpoint opens none: see rotation_transaction
 INVALID = "The refresh token is invalid, expired or revoked."
 
 
@@ -69,19 +71,28 @@ def handle(request: TokenRequest) -> TokenAnswer:
     # Rotate in place, only if nobody rotated it meanwhile: of concurrent requests with
     # the same refresh token exactly one matches this UPDATE (RFC 9700 §4.14.2).
     replaced_hash = policy.token_hash(value)
-    if not token_sql.rotate(
-        token.pk, value, fresh, grant_pk=grant.pk, used_at=request.now, replaced_hash=replaced_hash
-    ):
+    with rotation_transaction():
+        rotated = token_sql.rotate(
+            token.pk,
+            value,
+            fresh,
+            grant_pk=grant.pk,
+            used_at=request.now,
+            replaced_hash=replaced_hash,
+        )
+    if not rotated:
         raise InvalidGrant(INVALID)
     return token_answer(fresh, id_token, grant.pk, refreshable=True)
 
 
-def in_transaction() -> bool:
-    """Whether the token endpoint runs this grant in a write transaction: not on PostgreSQL,
-    where the lookup only reads and the rotation is one statement, atomic by itself. A
-    refresh there is two round trips, not five (BEGIN, a locking SELECT, two UPDATEs, COMMIT).
-    """
-    return not token_sql.rotates_in_one_statement()
+def rotation_transaction() -> AbstractContextManager:
+    """None on PostgreSQL, where the rotation is one statement, atomic by itself: a refresh
+    there is two round trips, not five (BEGIN, a locking SELECT, two UPDATEs, COMMIT). On
+    SQLite the queued write transaction, its write lock held for the two UPDATEs only: the
+    lookup, the checks and the new tokens' making happen before, outside it."""
+    if token_sql.rotates_in_one_statement():
+        return nullcontext()
+    return writes.write_transaction()
 
 
 def find_presented(http: HttpRequest, value: str) -> token_sql.PresentedRefresh | None:
