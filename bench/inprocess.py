@@ -9,11 +9,15 @@ CPU (time.process_time) in batches; the fastest batch is the figure (other work 
 machine only adds to it), the median beside it. refresh-dpop and userinfo-dpop do the same
 with a second grant bound to a P-256 key (RFC 9449), each request with a fresh proof; the
 proofs are signed before each batch's clock starts, so only the server's side is counted.
+On PostgreSQL it also counts one request's round trips to the server from libpq's protocol
+trace (a ReadyForQuery ends each one, BEGIN and COMMIT included, which Django's statement
+hooks never see).
 """
 
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -26,6 +30,22 @@ BATCHES = 8
 def _record(statements: list[str], execute, sql, *rest):
     statements.append(sql)
     return execute(sql, *rest)
+
+
+def round_trips(connection, call, proof: str | None) -> int | None:
+    """PostgreSQL: the round trips of one `call(proof)` on `connection`; None elsewhere."""
+    if connection.vendor != "postgresql":
+        return None
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn  # psycopg's libpq connection
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        try:
+            call(proof)
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        return sum("\tReadyForQuery\t" in line for line in trace)
 
 
 def parse_args() -> argparse.Namespace:
@@ -139,6 +159,7 @@ def main() -> None:
         statements: list[str] = []
         with connection.execute_wrapper(partial(_record, statements)):
             call(make_proof())
+        trips = round_trips(connection, call, make_proof())
         batches = []
         per_batch = args.requests // BATCHES
         for _ in range(BATCHES):  # the fastest batch: the least disturbed by other work
@@ -150,7 +171,9 @@ def main() -> None:
         cpu_ms, median = min(batches), statistics.median(batches)
         print(
             f"  {name:13} {cpu_ms:6.2f} ms CPU/request (median batch {median:.2f})"
-            f"  {len(statements)} SQL statements:"
+            f"  {len(statements)} SQL statements"
+            + (f", {trips} round trips" if trips is not None else "")
+            + ":"
         )
         for sql in statements:
             print(f"      {sql[:70]}{'...' if len(sql) > 70 else ''}")

@@ -1,6 +1,9 @@
 """config.wsgi: back-channel endpoints take the lean middleware stack, pages the whole one."""
 
+from urllib.parse import urlsplit
+
 import pytest
+from django.core.signals import request_finished
 from django.urls import resolve
 
 from config import wsgi
@@ -79,3 +82,24 @@ def test_the_lean_stack_keeps_the_security_headers(origins, https, settings):
 def test_the_lean_stack_keeps_origin_routing(origins, https):
     answer = https.post(f"{origins.receiver_url}oidc/token", data={}, timeout=10)
     assert answer.status_code == 404
+
+
+def test_back_channel_answers_are_one_bytes_object_after_the_request_finished(rf, settings):
+    # One piece, so the server writes it with a Content-Length; request_finished (database
+    # connections past CONN_MAX_AGE closed) has run, since the server has nothing to close.
+    finished = []
+
+    def on_finished(**kwargs):
+        finished.append(True)
+
+    environ = rf.get("/healthz", HTTP_HOST=urlsplit(settings.SITE_URL).netloc).environ
+    statuses = []
+    request_finished.connect(on_finished)
+    try:
+        body = wsgi.application(environ, lambda status, headers: statuses.append(status))
+    finally:
+        request_finished.disconnect(on_finished)
+    assert statuses == ["200 OK"]
+    assert isinstance(body, list) and len(body) == 1
+    assert b'"status": "ok"' in body[0]
+    assert finished == [True]

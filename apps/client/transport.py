@@ -16,7 +16,12 @@ TIMEOUT_SECONDS = 10
 def _reason(exc: requests.RequestException) -> str:
     """The useful part of urllib3's long messages: 'Connection refused', 'Name or service ...'."""
     text = str(exc)
-    for pattern in (r"\[Errno -?\d+\] ([^'\")]+)",):
+    patterns = (
+        r"\[Errno -?\d+\] ([^'\")]+)",  # a socket error: 'Connection refused'
+        r"Error\(-?\d+, '([^']+)'\)",  # one as urllib3 wraps it: 'Connection reset by peer'
+        r"RemoteDisconnected\('([^']+)'\)",  # 'Remote end closed connection without response'
+    )
+    for pattern in patterns:
         found = re.search(pattern, text)
         if found:
             return found.group(1).strip()

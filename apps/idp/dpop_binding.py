@@ -211,8 +211,12 @@ def bind(proof: dpop.Proof | None, token, grant: Grant | None, oidc_client: OIDC
     """
     if proof is not None:
         token.access_token = bind_access_token(token.access_token, proof.jkt)
-    if grant is None:
-        return
+    if grant is not None:
+        bind_grant(proof, grant, oidc_client)
+
+
+def bind_grant(proof: dpop.Proof | None, grant: Grant, oidc_client: OIDCClient) -> None:
+    """The grant's half of `bind`: a public client's grant takes the proof's key (§5)."""
     public = oidc_client.client_type == "public"
     wanted = proof.jkt if (proof is not None and public) else (grant.dpop_jkt if public else "")
     if wanted != grant.dpop_jkt:

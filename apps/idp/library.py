@@ -90,6 +90,12 @@ LIBRARY_INTERNALS: tuple[tuple[str, str, str], ...] = (
         "userinfo's claims per scope, through OIDC_USERINFO",
     ),
     (
+        "oidc_provider.lib.claims.ScopeClaims._scopes_registered(): the scope_* method names, "
+        "called by create_response_dic() for each scope",
+        "claims.py",
+        "ScopesListedOnce lists them once per class instead of once per scope",
+    ),
+    (
         "oidc_provider.settings.get(name, import_str=False)",
         "endpoints/userinfo.py",
         "OIDC_EXTRA_SCOPE_CLAIMS with the library's defaults",

@@ -6,6 +6,11 @@ statement is built once per database from the models' own table and column
 names, so it stays right for SQLite and PostgreSQL alike. Rows become ordinary model
 instances through the converters the ORM itself applies (datetimes and booleans on
 SQLite), so code downstream sees the same objects the ORM would have given it.
+
+A refresh on PostgreSQL is two round trips and no explicit transaction: the lookup, a plain
+read, then the rotation as one statement (a CTE that replaces the token's values and records
+the rotation on its grant), atomic by itself. Elsewhere (SQLite) the same two steps run in
+the token endpoint's write transaction, the rotation as two UPDATEs.
 """
 
 from collections.abc import Callable, Sequence
@@ -104,6 +109,7 @@ class Statements:
     userinfo_columns: tuple[Columns, ...]  # token, client, user
     rotate: str
     touch_grant: str
+    rotate_and_touch_grant: str  # PostgreSQL: both in one statement
 
 
 _built: dict[tuple[str, str], Statements] = {}
@@ -141,9 +147,6 @@ def _build(connection: BaseDatabaseWrapper) -> Statements:
     client_join = f"INNER JOIN {client} c ON c.{col(OIDCClient, 'id')} = t.{col(Token, 'client')}"
     joins = f"FROM {token} t {client_join}"
     user_join = f"LEFT OUTER JOIN {user} u ON u.{col(user_model, 'pk')} = t.{col(Token, 'user')}"
-    # Of concurrent refreshes with one token, the others wait here for the first to commit
-    # (PostgreSQL); SQLite's write lock, taken at BEGIN IMMEDIATE, already serialises them.
-    lock = " FOR UPDATE OF t" if connection.features.has_select_for_update_of else ""
     refresh_lookup = (
         f"SELECT {', '.join(part.select_list(connection) for part in (t, c, g, u))} {joins} "
         f"LEFT OUTER JOIN {_table(IssuedToken, connection)} l "
@@ -151,7 +154,6 @@ def _build(connection: BaseDatabaseWrapper) -> Statements:
         f"LEFT OUTER JOIN {grant} g ON g.{col(Grant, 'id')} = l.{col(IssuedToken, 'grant')} "
         f"{user_join} "
         f"WHERE t.{col(Token, 'refresh_token')} = %s AND c.{col(OIDCClient, 'client_id')} = %s"
-        f"{lock}"
     )
     userinfo_lookup = (
         f"SELECT {', '.join(part.select_list(connection) for part in (ut, uc, uu))} {joins} "
@@ -163,8 +165,23 @@ def _build(connection: BaseDatabaseWrapper) -> Statements:
     rotate = f"UPDATE {token} SET {assignments} WHERE {token_match}"  # noqa: S608
     grant_columns = f"{col(Grant, 'last_used_at')} = %s, {col(Grant, 'previous_refresh_hash')} = %s"
     touch_grant = f"UPDATE {grant} SET {grant_columns} WHERE {col(Grant, 'id')} = %s"  # noqa: S608
+    # Of concurrent rotations of one token, the others wait on the row for the first to commit,
+    # then find its refresh token changed (PostgreSQL re-reads the WHERE on the new row): none
+    # of theirs matches, the grant is left alone, and the count is 0. Every sub-statement
+    # runs to completion whatever the final SELECT reads (PostgreSQL's WITH).
+    rotate_and_touch_grant = (
+        f"WITH rotated AS ({rotate} RETURNING 1), "  # noqa: S608
+        f"touched AS ({touch_grant} AND EXISTS (SELECT 1 FROM rotated) RETURNING 1) "
+        "SELECT count(*) FROM rotated"
+    )
     return Statements(
-        refresh_lookup, (t, c, g, u), userinfo_lookup, (ut, uc, uu), rotate, touch_grant
+        refresh_lookup,
+        (t, c, g, u),
+        userinfo_lookup,
+        (ut, uc, uu),
+        rotate,
+        touch_grant,
+        rotate_and_touch_grant,
     )
 
 
@@ -191,10 +208,11 @@ class PresentedRefresh:
     grant: Grant | None
 
 
-def lock_refresh_token(
+def find_refresh_token(
     value: str, client_id: str, using: str = "default"
 ) -> PresentedRefresh | None:
-    """The token whose refresh token is `value` for client `client_id`, row-locked; one query."""
+    """The token whose refresh token is `value` for client `client_id`; one query, no lock:
+    `rotate` replaces it only if it is still `value`."""
     connection = connections[using]
     found = statements(connection)
     row = _fetch_one(found.refresh_lookup, (value, client_id), found.refresh_columns, using)
@@ -217,23 +235,42 @@ def token_for_userinfo(access_token: str, using: str = "default") -> Token | Non
     return token
 
 
-def rotate(token_pk: int, presented: str, fresh: Token, using: str = "default") -> bool:
-    """Replace the token's values, only if its refresh token is still `presented`."""
+def rotates_in_one_statement(using: str = "default") -> bool:
+    """PostgreSQL: `rotate` is one statement, atomic without a transaction around it."""
+    return connections[using].vendor == "postgresql"
+
+
+def rotate(
+    token_pk: int,
+    presented: str,
+    fresh: Token,
+    *,
+    grant_pk: int,
+    used_at: datetime,
+    replaced_hash: str,
+    using: str = "default",
+) -> bool:
+    """Replace the token's values, only if its refresh token is still `presented` (the stored
+    hash that found it), and then record the rotation on its grant: when, and the SHA-256
+    hash of the token it replaced.
+
+    False, and nothing written, if the token was rotated or revoked meanwhile.
+    """
     connection = connections[using]
     values = [
         Token._meta.get_field(name).get_db_prep_value(getattr(fresh, name), connection)
         for name in ROTATED_COLUMNS
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(statements(connection).rotate, (*values, token_pk, presented))
-        return cursor.rowcount == 1
-
-
-def touch_grant(
-    grant_pk: int, used_at: datetime, replaced_hash: str, using: str = "default"
-) -> None:
-    """Record a rotation on the grant: when, and the SHA-256 hash of the token it replaced."""
-    connection = connections[using]
     used = Grant._meta.get_field("last_used_at").get_db_prep_value(used_at, connection)
+    rotation = (*values, token_pk, presented)
+    touch = (used, replaced_hash, grant_pk)
+    found = statements(connection)
     with connection.cursor() as cursor:
-        cursor.execute(statements(connection).touch_grant, (used, replaced_hash, grant_pk))
+        if rotates_in_one_statement(using):
+            cursor.execute(found.rotate_and_touch_grant, (*rotation, *touch))
+            return cursor.fetchone()[0] == 1
+        cursor.execute(found.rotate, rotation)
+        if cursor.rowcount != 1:
+            return False
+        cursor.execute(found.touch_grant, touch)
+        return True

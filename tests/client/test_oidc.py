@@ -88,6 +88,21 @@ def test_discover_refuses_plain_http_endpoints():
             oidc.TransientError,
             "cannot connect to https://idp.example: Connection refused",
         ),
+        (
+            requests.exceptions.ConnectionError(
+                "('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))"
+            ),
+            oidc.TransientError,
+            "cannot connect to https://idp.example: Connection reset by peer$",
+        ),
+        (
+            requests.exceptions.ConnectionError(
+                "('Connection aborted.', RemoteDisconnected('Remote end closed connection "
+                "without response'))"
+            ),
+            oidc.TransientError,
+            "cannot connect to https://idp.example: Remote end closed connection without response$",
+        ),
         (requests.exceptions.ReadTimeout("read timed out"), oidc.TransientError, "within 10 s"),
         (OSError("Could not find a suitable TLS CA certificate bundle"), oidc.OIDCError, "bundle"),
     ],

@@ -5,8 +5,11 @@ import logging
 import sys
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from oidc_provider.models import Client as OIDCClient
 
+from config import redaction
 from config.redaction import MASK, RedactSecrets, redact
 from tests.idp.oauth import authorize, exchange, refresh
 
@@ -136,3 +139,39 @@ def test_idp_request_lines_keep_only_allow_listed_values(logger_name, message, a
         for kept in ("grant_type=refresh_token", "client_id=test-cli", "scope=openid+email"):
             assert kept in written
     assert "pwd=" in written  # the names stay: they say what was sent
+
+
+def redact_with_every_pattern(text: str) -> str:
+    """`redact` without its shortcuts: every pattern over every line."""
+    text = redaction._IDP_QUERY.sub(redaction._allow_listed, text)
+    for pattern in redaction._PATTERNS:
+        text = pattern.sub(lambda match: match.group(1) + MASK, text)
+    return text
+
+
+# Pieces of log lines near each pattern's edge: names, separators, schemes, JWT and hex
+# starts, and characters that match ASCII letters only case-insensitively (the Kelvin sign, ſ).
+FRAGMENTS = (
+    *redaction._SENSITIVE_NAMES,
+    *(name.upper() for name in redaction._SENSITIVE_NAMES),
+    *"=\"':& ?.-_\n",
+    *("/oidc/token?", "/accounts/login?", "https://idp", "Bearer ", "BASIC ", "eyJ"),
+    *("eyJhbGc.eyJzdWI.c2ln", "0123456789abcdef", "ABCDEF", "x", "ecret"),
+    *"\u212a\u017fé",
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=24).map("".join))
+@example('{"\u017fecret": "hunter2"}')  # a name only case-insensitive matching sees
+def test_redact_masks_what_every_pattern_would(text):
+    assert redact(text) == redact_with_every_pattern(text)
+
+
+def test_redact_leaves_an_audit_line_as_it_is():
+    line = (
+        '{"time": "2026-12-02T00:57:43.454+00:00", "event": "refresh.rotated", "client_id": '
+        '"cli", "user_id": 1, "grant_id": 1, "source": "127.0.0.1", "request_id": '
+        '"dc9326e2-0c0a-41d0-adca-2a88430cb04f", "grant_type": "refresh_token"}'
+    )
+    assert redact(line) == line

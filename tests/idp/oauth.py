@@ -6,6 +6,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.db import connection
 from django.test import Client
 from oidc_provider.models import Code, RSAKey, Token
 
@@ -136,6 +137,14 @@ def refresh(idp: Client, current: str, **overrides: str | None):
     form = {"grant_type": "refresh_token", "refresh_token": current, "client_id": CLIENT_ID}
     form.update(overrides)
     return token(idp, **form)
+
+
+def refresh_statements() -> list[str]:
+    """What a successful refresh runs, by first word: the read of token, client, grant and
+    user, then the rotation (on PostgreSQL one statement; elsewhere it and the grant's use)."""
+    if connection.vendor == "postgresql":
+        return ["SELECT", "WITH"]
+    return ["SELECT", "UPDATE", "UPDATE"]
 
 
 def stored() -> tuple:

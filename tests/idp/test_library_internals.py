@@ -154,6 +154,13 @@ def test_standard_scope_claims_answer_by_scope(public_client, person):
     assert claims["email"] == "bob@example.com"
 
 
+def test_scope_claims_list_their_scope_methods_for_create_response_dic(public_client, person):
+    token = create_token(user=person, client=public_client, scope=["openid", "email"])
+    listed = StandardScopeClaims(token)._scopes_registered()
+    assert {"profile", "email", "phone", "address"} <= set(listed)
+    assert "_scopes_registered" in inspect.getsource(StandardScopeClaims.create_response_dic)
+
+
 def test_library_settings_get_imports_on_request():
     from apps.idp.claims import ScopeDescriptions
 

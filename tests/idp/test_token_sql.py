@@ -12,7 +12,7 @@ from oidc_provider.models import Token
 
 from apps.idp import token_sql
 from apps.idp.models import Grant
-from tests.idp.oauth import CLIENT_ID, authorize, exchange
+from tests.idp.oauth import CLIENT_ID, authorize, exchange, refresh
 
 pytestmark = pytest.mark.postgres
 
@@ -25,12 +25,14 @@ def field_values(instance) -> dict:
 def issued(idp, public_client, person) -> Token:
     person.last_login = timezone.now() - datetime.timedelta(hours=1)
     person.save(update_fields=["last_login"])
-    exchange(idp, authorize(idp, person))
-    return Token.objects.select_related("client", "user", "grant_link__grant").get()
+    answer = exchange(idp, authorize(idp, person))
+    token = Token.objects.select_related("client", "user", "grant_link__grant").get()
+    token.sent = answer.json()  # what the client holds; the row keeps only its hashes
+    return token
 
 
 def test_the_refresh_lookup_reads_what_the_orm_reads(issued):
-    presented = token_sql.lock_refresh_token(issued.refresh_token, CLIENT_ID)
+    presented = token_sql.find_refresh_token(issued.refresh_token, CLIENT_ID)
 
     assert field_values(presented.token) == field_values(issued)
     assert field_values(presented.token.client) == field_values(issued.client)
@@ -43,8 +45,8 @@ def test_the_refresh_lookup_reads_what_the_orm_reads(issued):
 
 
 def test_the_refresh_lookup_needs_the_right_client(issued):
-    assert token_sql.lock_refresh_token(issued.refresh_token, "another-cli") is None
-    assert token_sql.lock_refresh_token("not-" + issued.refresh_token, CLIENT_ID) is None
+    assert token_sql.find_refresh_token(issued.refresh_token, "another-cli") is None
+    assert token_sql.find_refresh_token("not-" + issued.refresh_token, CLIENT_ID) is None
 
 
 def test_the_userinfo_lookup_reads_the_token_and_the_users_claims(issued):
@@ -61,7 +63,8 @@ def test_the_userinfo_lookup_reads_the_token_and_the_users_claims(issued):
     assert token_sql.token_for_userinfo("unknown") is None
 
 
-def test_rotation_replaces_only_the_presented_token(issued):
+def test_rotation_replaces_only_the_presented_token_and_records_it_on_the_grant(issued):
+    grant = issued.grant_link.grant
     fresh = Token(
         access_token="a" * 32,
         refresh_token="r" * 32,
@@ -69,8 +72,14 @@ def test_rotation_replaces_only_the_presented_token(issued):
         _scope="openid",
         _id_token="{}",
     )
-    assert not token_sql.rotate(issued.pk, "not the current one", fresh)
-    assert token_sql.rotate(issued.pk, issued.refresh_token, fresh)
+    used_at = timezone.now()
+    rotation = {"grant_pk": grant.pk, "used_at": used_at, "replaced_hash": "f" * 64}
+
+    assert not token_sql.rotate(issued.pk, "not the current one", fresh, **rotation)
+    grant.refresh_from_db()
+    assert (grant.last_used_at, grant.previous_refresh_hash) != (used_at, "f" * 64)
+
+    assert token_sql.rotate(issued.pk, issued.refresh_token, fresh, **rotation)
     stored = Token.objects.get(pk=issued.pk)
     assert (stored.access_token, stored.refresh_token, stored.scope) == (
         "a" * 32,
@@ -78,21 +87,38 @@ def test_rotation_replaces_only_the_presented_token(issued):
         ["openid"],
     )
     assert stored.expires_at == fresh.expires_at
-
-
-def test_touching_the_grant_records_when_and_what(issued):
-    grant = issued.grant_link.grant
-    used_at = timezone.now()
-    token_sql.touch_grant(grant.pk, used_at, "f" * 64)
     grant.refresh_from_db()
     assert (grant.last_used_at, grant.previous_refresh_hash) == (used_at, "f" * 64)
+    assert not token_sql.rotate(issued.pk, issued.refresh_token, fresh, **rotation)  # spent
 
 
-def test_statements_lock_the_token_row_where_the_database_can(db):
-    connection = connections["default"]
-    lookup = token_sql.statements(connection).refresh_lookup
-    assert lookup.endswith(" FOR UPDATE OF t") == (connection.vendor == "postgresql")
+def test_the_refresh_lookup_locks_nothing(db):
+    # One winner comes from the rotation's WHERE, not from a lock: on PostgreSQL a row lock
+    # taken outside a transaction would be released before the rotation anyway.
+    lookup = token_sql.statements(connections["default"]).refresh_lookup
+    assert "FOR UPDATE" not in lookup
     assert Grant._meta.db_table in lookup
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_reads_outside_a_transaction_and_rotates_in_one_of_its_own(idp, issued):
+    connection = connections["default"]
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        seen.append((sql.split(None, 1)[0], connection.get_autocommit()))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        answer = refresh(idp, issued.sent["refresh_token"])
+    assert answer.status_code == 200, answer.content
+    statements = [(verb, autocommit) for verb, autocommit in seen if verb != "BEGIN"]
+    if connection.vendor == "postgresql":
+        # Two round trips: no BEGIN and no COMMIT around the lookup and the one-statement
+        # rotation (a CTE); each commits by itself.
+        assert statements == [("SELECT", True), ("WITH", True)]
+    else:  # SQLite: the write lock (BEGIN IMMEDIATE) for the two UPDATEs only
+        assert statements == [("SELECT", True), ("UPDATE", False), ("UPDATE", False)]
 
 
 @pytest.mark.django_db(transaction=True)

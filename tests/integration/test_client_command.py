@@ -608,11 +608,12 @@ def test_an_idp_stopped_for_two_minutes_is_waited_out_with_a_line_per_retry(
         ("7", "30"),
         ("8", "30"),
     ]  # backoff capped at 30 s
-    # The proxy accepts and closes at once, as a load balancer with no IdP behind it does
-    # (the first retry may meet the reset of the connection the client had kept open).
-    assert {reason for reason, _, _ in retries[1:]} == {
-        f"cannot connect to {origins.idp_url}: the connection closed during the TLS handshake"
-    }
+    # The proxy accepts and closes at once, as a load balancer with no IdP behind it does:
+    # the handshake ends early, or (as timing falls) the socket is reset under it.
+    closed = f"cannot connect to {origins.idp_url}: the connection closed during the TLS handshake"
+    reset = f"cannot connect to {origins.idp_url}: Connection reset by peer"
+    assert {reason for reason, _, _ in retries[1:]} <= {closed, reset}
+    assert closed in {reason for reason, _, _ in retries}
     assert retries[0][0].startswith(f"cannot connect to {origins.idp_url}: ")
     assert "refresh 1: access token" in out and "refresh 2: access token" in out
     assert "Done: 2 refreshes" in out

@@ -64,6 +64,9 @@ def test_make_serve_runs_both_origins_under_granian_and_ctrl_c_stops_both(served
     meta = http.get(f"{issuer}/.well-known/openid-configuration", timeout=10)
     assert meta.status_code == 200 and meta.json()["issuer"] == issuer
     assert meta.headers["Server"] == "granian"
+    # A back-channel answer is written in one piece, its length known: not a chunked body.
+    assert meta.headers["Content-Length"] == str(len(meta.content))
+    assert "Transfer-Encoding" not in meta.headers
 
     css = http.get(
         f"https://localhost:{idp_port}/static/admin/css/base.css",

@@ -1,9 +1,12 @@
 """The token endpoint (RFC 6749 §3.2): the request's checks, then its grant's handler.
 
-The handler runs in one write transaction (`writes.write_transaction`). A refusal rolls it
-back; the refusal's `consequence`, if any, then commits in a transaction of its own. The ID
-token is signed after the commit.
+The handler runs in one write transaction (`writes.write_transaction`), unless its grant takes
+its own (the refresh: `grants.OWN_TRANSACTION`). A refusal rolls it back; the refusal's
+`consequence`, if any, then commits in a transaction of its own. The ID token is signed
+after the commit.
 """
+
+from contextlib import AbstractContextManager, nullcontext
 
 from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
@@ -39,11 +42,17 @@ def respond(request: TokenRequest) -> TokenAnswer:
     return handle(request)
 
 
+def transaction_for(request: TokenRequest) -> AbstractContextManager:
+    if request.param("grant_type") in grants.OWN_TRANSACTION:
+        return nullcontext()
+    return writes.write_transaction()
+
+
 def run_with_consequences(request: TokenRequest) -> TokenAnswer:
     """`respond` in a write transaction; a refusal's consequence commits after the rollback,
     and so does the use of its DPoP proof."""
     try:
-        with writes.write_transaction():
+        with transaction_for(request):
             return respond(request)
     except OAuthError as error:
         # The proof's jti went with the rollback: a refused request's proof is spent too.

@@ -11,10 +11,10 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from oidc_provider.lib.claims import StandardScopeClaims
 from oidc_provider.settings import get as library_setting
 
 from apps.idp import dpop_binding, policy, token_sql, writes
+from apps.idp.claims import StandardClaims
 from apps.idp.endpoints import FormBodyView
 from apps.idp.errors import (
     InsufficientScope,
@@ -100,7 +100,7 @@ def userinfo_claims(request: HttpRequest) -> dict[str, Any]:
     if "openid" not in token.scope:
         raise InsufficientScope("The token lacks the openid scope.")
     claims = {"sub": (token.id_token or {}).get("sub") or str(token.user.pk)}
-    claims.update(StandardScopeClaims(token).create_response_dic())
+    claims.update(StandardClaims(token).create_response_dic())
     if library_setting("OIDC_EXTRA_SCOPE_CLAIMS"):
         extra = library_setting("OIDC_EXTRA_SCOPE_CLAIMS", import_str=True)(token)
         claims.update(extra.create_response_dic())

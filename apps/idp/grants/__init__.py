@@ -2,8 +2,10 @@
 
 Each module exports `GRANT_TYPE`, `PARAMS` (the form parameters it reads, each allowed once)
 and `handle(TokenRequest) -> TokenAnswer`, which reads top to bottom (parse, authenticate the
-client, look up, check, write) and raises `apps.idp.errors.OAuthError`. Serving a new grant
-is one new module and one line below. `password` is absent: RFC 9700 §2.4 says MUST NOT.
+client, look up, check, write) and raises `apps.idp.errors.OAuthError`. The token endpoint
+runs `handle` in a write transaction, unless the module sets `OWNS_TRANSACTION = True`.
+Serving a new grant is one new module and one line below. `password` is absent: RFC 9700
+§2.4 says MUST NOT.
 """
 
 from collections.abc import Callable
@@ -21,6 +23,9 @@ _MODULES: tuple[ModuleType, ...] = (
 
 Handler = Callable[[TokenRequest], TokenAnswer]
 REGISTRY: dict[str, Handler] = {module.GRANT_TYPE: module.handle for module in _MODULES}
+OWN_TRANSACTION = frozenset(
+    module.GRANT_TYPE for module in _MODULES if getattr(module, "OWNS_TRANSACTION", False)
+)
 GRANT_TYPES = tuple(REGISTRY)
 
 # Every parameter a token request may carry, in a fixed order (the first repeated one is named).

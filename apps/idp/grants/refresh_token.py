@@ -1,13 +1,17 @@
 """grant_type=refresh_token: RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2).
 
 Speed matters here (the busiest grant): the presented token is read with its client, grant
-and user in one prebuilt, row-locking query (`token_sql.lock_refresh_token`), and that
-client is the one client authentication checks, so a refresh reads nothing else.
+and user in one prebuilt query (`token_sql.find_refresh_token`), and that client is the one
+client authentication checks, so a refresh reads nothing else. The rotation replaces the
+token only if it is still the presented one, which is what makes one winner of concurrent
+refreshes, so the lookup needs no lock and the grant takes its own transaction around the
+rotation alone (`OWNS_TRANSACTION`, `rotation_transaction`).
 """
 
 import logging
 import secrets
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 
 from django.conf import settings
@@ -15,7 +19,7 @@ from django.http import HttpRequest
 from oidc_provider.lib.utils.token import create_token
 from oidc_provider.models import Client as OIDCClient
 
-from apps.idp import audit, dpop_binding, metrics, policy, rfc8707, token_sql
+from apps.idp import audit, dpop_binding, metrics, policy, rfc8707, token_sql, writes
 from apps.idp.errors import InvalidGrant, InvalidRequest, InvalidScope
 from apps.idp.grants.common import (
     TokenAnswer,
@@ -35,13 +39,14 @@ logger = logging.getLogger(__name__)
 
 GRANT_TYPE = "refresh_token"
 PARAMS = ("refresh_token", "scope")
+OWNS_TRANSACTION = True  # the token endpoint opens none: see rotation_transaction
 INVALID = "The refresh token is invalid, expired or revoked."
 
 
 def handle(request: TokenRequest) -> TokenAnswer:
     value, requested = request.param("refresh_token"), request.param("scope").split()
 
-    presented = lock_presented(request.http, value)
+    presented = find_presented(request.http, value)
     client = authenticate_client(request.http, known=presented.token.client if presented else None)
     check_can_sign_for(client)
     dpop_binding.check_client(request.proof, client)
@@ -69,22 +74,43 @@ def handle(request: TokenRequest) -> TokenAnswer:
     # Only the access token is narrowed: the refresh token keeps the grant's scope (§6).
     fresh = create_token(user=token.user, client=client, scope=requested or granted)
     fresh.refresh_token = policy.new_refresh_token(grant.family)
-    dpop_binding.bind(request.proof, fresh, grant, client)
+    dpop_binding.bind(request.proof, fresh, None, client)  # the grant's key once rotated
     id_token = id_token_claims(request, fresh, token.user, None) if token.id_token else None
     fresh.id_token = id_token or {}
     issued = keep_hashes_only(fresh)
     # Rotate in place, only if nobody rotated it meanwhile: of concurrent requests with
     # the same refresh token exactly one matches this UPDATE (RFC 9700 §4.14.2). The row's
-    # refresh_token is the presented value's hash: that is what found it.
-    if not token_sql.rotate(token.pk, token.refresh_token, fresh):
+    # refresh_token is the presented value's hash: that is what found it, and what the grant
+    # remembers as the token this rotation replaced.
+    with rotation_transaction():
+        rotated = token_sql.rotate(
+            token.pk,
+            token.refresh_token,
+            fresh,
+            grant_pk=grant.pk,
+            used_at=request.now,
+            replaced_hash=token.refresh_token,
+        )
+        if rotated:  # only the winner of a race binds the grant to its key
+            dpop_binding.bind_grant(request.proof, grant, client)
+    if not rotated:
         raise InvalidGrant(INVALID)
-    token_sql.touch_grant(grant.pk, request.now, token.refresh_token)
     return token_answer(fresh, issued, id_token, grant.pk, refreshable=True)
 
 
-def lock_presented(http: HttpRequest, value: str) -> token_sql.PresentedRefresh | None:
-    """The refresh token's row (found by the value's hash) with its client, grant and user,
-    locked; one query.
+def rotation_transaction() -> AbstractContextManager:
+    """None on PostgreSQL, where the rotation is one statement, atomic by itself: a refresh
+    there is two round trips, not five (BEGIN, a locking SELECT, two UPDATEs, COMMIT). On
+    SQLite the queued write transaction, its write lock held for the two UPDATEs only: the
+    lookup, the checks and the new tokens' making happen before, outside it."""
+    if token_sql.rotates_in_one_statement():
+        return nullcontext()
+    return writes.write_transaction()
+
+
+def find_presented(http: HttpRequest, value: str) -> token_sql.PresentedRefresh | None:
+    """The refresh token's row (found by the value's hash) with its client, grant and user;
+    one query.
 
     Selected by the client_id the request names, so that client comes in the same query;
     when nothing matches, `authenticate_client` reads the client itself.
@@ -92,7 +118,7 @@ def lock_presented(http: HttpRequest, value: str) -> token_sql.PresentedRefresh 
     client_id, _ = client_credentials(http)
     if not (client_id and policy.is_opaque_value(value) and policy.is_opaque_value(client_id)):
         return None
-    return token_sql.lock_refresh_token(policy.token_hash(value), client_id)
+    return token_sql.find_refresh_token(policy.token_hash(value), client_id)
 
 
 def expired(request: TokenRequest, grant: Grant) -> bool:
