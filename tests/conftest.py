@@ -40,6 +40,34 @@ def _signing_keys_reread():
     dpop_binding.forget_policies()  # nor which clients required DPoP in a rolled-back test
 
 
+PROJECT_FILES = (
+    Path(django_settings.BASE_DIR) / "var" / "pkce_client_id",
+    Path(django_settings.BASE_DIR) / "var" / "resource_server_secret",
+)
+
+
+def _contents(paths) -> list[bytes | None]:
+    return [path.read_bytes() if path.exists() else None for path in paths]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _project_files_unchanged_by_the_run():
+    """The suite fails if any test changed the files `make demo` reads (found once: a test
+    re-seeded the client and the next demo offered its id)."""
+    before = _contents(PROJECT_FILES)
+    yield
+    assert _contents(PROJECT_FILES) == before, "a test wrote to the project's var/"
+
+
+@pytest.fixture(autouse=True)
+def _project_files_left_alone(settings, tmp_path_factory):
+    """What seed_client and seed_resource_server write goes to a throwaway folder: a test
+    run must not change the client id or the secret that the next `make demo` uses."""
+    scratch = tmp_path_factory.mktemp("var")
+    settings.PKCE_CLIENT_ID_FILE = scratch / "pkce_client_id"
+    settings.RESOURCE_SERVER_SECRET_FILE = scratch / "resource_server_secret"
+
+
 @pytest.fixture(scope="session")
 def cert_paths(tmp_path_factory) -> certs.CertPaths:
     paths, _ = certs.ensure_certificates(tmp_path_factory.mktemp("certs"))
