@@ -77,7 +77,7 @@ def wait_until_serving(port: int, ca_file: str, process: subprocess.Popen, log: 
             # Any HTTP answer means a worker is up (404 here: not the public Host).
             requests.get(f"https://localhost:{port}/", verify=ca_file, timeout=2)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still starting
             time.sleep(0.2)
     pytest.fail(
         f"instance on {port} did not answer in {START_TIMEOUT_SECONDS}s:\n{log.read_text()}"

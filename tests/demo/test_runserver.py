@@ -64,7 +64,7 @@ def wait_until_served(process: subprocess.Popen, http: requests.Session, url: st
         try:
             http.get(url, timeout=2)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still starting
             if process.poll() is not None or time.monotonic() > deadline:
                 os.killpg(process.pid, signal.SIGKILL)
                 pytest.fail(f"runserver did not start:\n{process.communicate()[0]}")

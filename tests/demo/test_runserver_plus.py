@@ -1,8 +1,10 @@
-"""`manage.py runserver_plus` as `make demo` runs it: no debugger, no stall on a silent client."""
+"""`manage.py runserver_plus` as `make demo` runs it: no debugger, no stall on a silent or a
+slow client."""
 
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -69,7 +71,7 @@ def start_runserver_plus(tmp_path: Path, cert_paths, *, debug: bool) -> DevServe
         try:
             http.get(f"{url}/oidc/.well-known/openid-configuration", timeout=2)
             return DevServer(url, process, http)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or still starting
             if process.poll() is not None or time.monotonic() > deadline:
                 os.killpg(process.pid, signal.SIGKILL)
                 pytest.fail(f"runserver_plus did not start:\n{process.communicate()[0]}")
@@ -112,3 +114,30 @@ def test_debug_on_warns_loudly_that_the_debugger_runs_code(tmp_path, cert_paths)
     server = start_runserver_plus(tmp_path, cert_paths, debug=True)
     output = server.output()
     assert "WARNING: DJANGO_DEBUG=1: Werkzeug's interactive debugger is on" in output
+
+
+def test_slow_request_bodies_do_not_stall_other_clients(dev_server, cert_paths):
+    """Twenty clients that trickle a token request's body hold only their own threads."""
+    port = int(dev_server.url.rsplit(":", 1)[1])
+    context = ssl.create_default_context(cafile=str(cert_paths.ca_cert))
+    head = (
+        "POST /oidc/token HTTP/1.1\r\nHost: localhost\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\n"
+    )
+    slow = []
+    try:
+        for _ in range(20):
+            raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+            connection = context.wrap_socket(raw, server_hostname="localhost")
+            connection.sendall(head.encode() + b"g")  # one byte of 200, and then nothing yet
+            slow.append(connection)
+        started = time.monotonic()
+        for _ in range(3):
+            response = dev_server.http.get(f"{dev_server.url}/oidc/jwks", timeout=5)
+            assert response.status_code == 200
+            for connection in slow:
+                connection.sendall(b"r")  # still trickling
+        assert time.monotonic() - started < 5
+    finally:
+        for connection in slow:
+            connection.close()

@@ -25,7 +25,7 @@ def wait_for(url: str, ca_file: str, deadline: float) -> requests.Response:
         while True:
             try:
                 return http.get(url, verify=ca_file, timeout=2)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still starting
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
