@@ -2,6 +2,7 @@
 
 import io
 import logging
+import re
 import sys
 
 import pytest
@@ -166,6 +167,19 @@ FRAGMENTS = (
 @example('{"\u017fecret": "hunter2"}')  # a name only case-insensitive matching sees
 def test_redact_masks_what_every_pattern_would(text):
     assert redact(text) == redact_with_every_pattern(text)
+
+
+HEX_AS_WRITTEN_FIRST = re.compile(r"\b[0-9a-fA-F]{32}\b")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(("0123456789abcdef", *"0aF9gé_-K \n.")), max_size=40).map("".join))
+@example("a" * 32)
+@example("é" + "a" * 32)
+@example("a" * 33)
+def test_the_hex_pattern_finds_what_its_plain_spelling_does(text):
+    found = [match.span() for match in redaction._PATTERNS[4].finditer(text)]
+    assert found == [match.span() for match in HEX_AS_WRITTEN_FIRST.finditer(text)]
 
 
 def test_redact_leaves_an_audit_line_as_it_is():
