@@ -16,6 +16,7 @@ the token endpoint's write transaction, the rotation as two UPDATEs.
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -75,19 +76,33 @@ class Columns:
         quote = connection.ops.quote_name
         return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
 
+    @cached_property
+    def _pk_index(self) -> int:
+        return next(i for i, field in enumerate(self.fields) if field.primary_key)
+
+    @cached_property
+    def _names(self) -> list[str]:
+        return [field.attname for field in self.fields]
+
+    @cached_property
+    def _converting(self) -> tuple[tuple[int, Any, tuple[Converter, ...]], ...]:
+        # Only the columns that have converters (most have none): the others pass as read.
+        return tuple((i, col, found) for i, (col, found) in enumerate(self.converters) if found)
+
     def instance(self, connection: BaseDatabaseWrapper, values: Sequence[Any]) -> Model | None:
         """The model instance of these values; None when an outer join found no row."""
-        converted = []
-        for value, (column, found) in zip(values, self.converters, strict=True):
+        if len(values) != len(self.fields):
+            raise ValueError(f"{len(values)} values for {len(self.fields)} columns")
+        converted = list(values)
+        for index, column, found in self._converting:
+            value = converted[index]
             if value is not None:
                 for convert in found:
                     value = convert(value, column, connection)
-            converted.append(value)
-        pk_index = next(i for i, field in enumerate(self.fields) if field.primary_key)
-        if converted[pk_index] is None:
+                converted[index] = value
+        if converted[self._pk_index] is None:
             return None
-        names = [field.attname for field in self.fields]
-        return self.model.from_db(connection.alias, names, converted)
+        return self.model.from_db(connection.alias, self._names, converted)
 
 
 def _table(model: type[Model], connection: BaseDatabaseWrapper) -> str:
