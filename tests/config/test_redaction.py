@@ -165,6 +165,8 @@ FRAGMENTS = (
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(FRAGMENTS), max_size=24).map("".join))
 @example('{"\u017fecret": "hunter2"}')  # a name only case-insensitive matching sees
+@example('{"secret" :\t"hunter2"}')  # white space between the name's quote and its colon
+@example('{"grant_type": "refresh_token", "Token"\n: "x"}')  # a name as a value, then a key
 def test_redact_masks_what_every_pattern_would(text):
     assert redact(text) == redact_with_every_pattern(text)
 
