@@ -250,7 +250,8 @@ AXES_WHITELIST_CALLABLE = "apps.idp.sign_in_lockout.is_trusted_device"
 
 # --- the demo's files (certificates, the seeded client id); kept out of git
 CERTS_DIR = BASE_DIR / "certs"  # the Procfile names these files too
-VAR_DIR = BASE_DIR / "var"
+# What make demo and make serve generate: the client id, the API's secret, the demo password.
+VAR_DIR = Path(os.environ.get("DJANGO_VAR_DIR", BASE_DIR / "var"))
 PKCE_CLIENT_ID_FILE = VAR_DIR / "pkce_client_id"
 
 # --- apps.client (the CLI relying party)

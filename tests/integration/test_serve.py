@@ -30,6 +30,7 @@ def served(tmp_path):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
         "DJANGO_DEBUG": "1",  # make serve must turn it off all the same
         "DJANGO_SUPERUSER_PASSWORD": "serve test password",
+        "DJANGO_VAR_DIR": str(tmp_path / "var"),  # the project's own var/ is the user's
     }
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
