@@ -107,6 +107,12 @@ def remember_spent(proof: dpop.Proof) -> bool:
     return dpop_replay.remember_jti(proof.jkt, proof.jti, expires_at)
 
 
+def nonce_for_proofs(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """`with_nonce` for every answer to a request that carried a proof: a refusal with
+    `use_dpop_nonce` is only answerable with the nonce, and a success hands out the next."""
+    return with_nonce(response) if has_proof(request) else response
+
+
 def with_nonce(response: HttpResponse) -> HttpResponse:
     """Hand out the current nonce (§8) when nonces are on: clients use it for their next proof."""
     nonce = current_nonce()

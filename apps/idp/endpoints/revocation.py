@@ -72,9 +72,8 @@ class RevocationView(FormBodyView):
         try:
             revoke(request)
         except OAuthError as error:
-            refusal = json_error(error)  # no challenge: RFC 7009 §2.2.1 names none
-            # A use_dpop_nonce refusal is only answerable with the nonce (RFC 9449 §8).
-            return dpop_binding.with_nonce(refusal) if dpop_binding.has_proof(request) else refusal
+            # No challenge: RFC 7009 §2.2.1 names none.
+            return dpop_binding.nonce_for_proofs(request, json_error(error))
         return oauth_json({})
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> JsonResponse:

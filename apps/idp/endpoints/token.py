@@ -76,7 +76,7 @@ class TokenView(FormBodyView):
             answer = run_with_consequences(TokenRequest(request))
         except OAuthError as error:
             refusal = json_error(error, BASIC_CHALLENGE if error.status == 401 else None)
-            return dpop_binding.with_nonce(refusal) if dpop_binding.has_proof(request) else refusal
+            return dpop_binding.nonce_for_proofs(request, refusal)
         grant_type = request.POST["grant_type"]  # one the registry serves: it answered
         audit.record(
             "refresh.rotated" if grant_type == "refresh_token" else "tokens.issued",
@@ -87,7 +87,7 @@ class TokenView(FormBodyView):
             grant_type=grant_type,
         )
         response = oauth_json(answer.signed())
-        return dpop_binding.with_nonce(response) if dpop_binding.has_proof(request) else response
+        return dpop_binding.nonce_for_proofs(request, response)
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> JsonResponse:
         return method_not_allowed("POST")
