@@ -19,26 +19,23 @@ from apps.idp.grants.common import client_credentials
 from apps.idp.models import Grant
 
 
-class HashLookupIntrospectionEndpoint(TokenIntrospectionEndpoint):
-    """The library's endpoint, which looks `params["token"]` up as `Token.access_token`: given
-    the presented token's hash, it finds the row that keeps only that."""
+class IntrospectionEndpoint(TokenIntrospectionEndpoint):
+    """The library's endpoint, with what the IdP stores and binds:
+
+    - the token is looked up by its hash, the only thing `Token.access_token` holds;
+    - a token asked for a resource (RFC 8707) is answered to a resource server whose scope
+      names that resource, and to no other, with the resource as its `aud`. The library
+      would answer only servers whose scope holds the ID token's `aud` (a client id, not the
+      access token's audience), so a token asked for no resource has no `aud` here;
+    - a DPoP-bound token says so, `token_type` and `cnf.jkt` (RFC 9449 §6.2): the resource
+      server then asks the request for a proof of that key.
+    """
 
     def _extract_params(self) -> None:
         super()._extract_params()
         self.presented = self.params["token"]  # in clear: a bound token names its key in it
         if self.params["token"]:
             self.params["token"] = policy.token_hash(self.params["token"])
-
-
-class ResourceAudienceEndpoint(HashLookupIntrospectionEndpoint):
-    """The library's endpoint, with a token's audience its grant's resource when it has one.
-
-    The library answers a resource server only about tokens whose ID token's `aud` (the
-    client they went to) is in that server's scope. A token asked for a resource (RFC 8707)
-    is answered instead to a server whose scope names that resource, and to no other; its
-    `aud` is the resource. A token asked for no resource has no `aud` in the answer: the ID
-    token's is a client id, not the access token's audience.
-    """
 
     def validate_params(self) -> None:
         try:
@@ -71,15 +68,7 @@ class ResourceAudienceEndpoint(HashLookupIntrospectionEndpoint):
         self.id_token = self.id_token or self.token.id_token
         answer = super().create_response_dic()
         answer.pop("aud", None)
-        return answer | rfc8707.audience_claim(self.resource)
-
-
-class DPoPAwareIntrospectionEndpoint(ResourceAudienceEndpoint):
-    """The library's answer, plus `token_type` and `cnf.jkt` for a DPoP-bound token (§6.2):
-    the resource server then asks the request for a proof of that key."""
-
-    def create_response_dic(self) -> dict:
-        answer = super().create_response_dic()
+        answer |= rfc8707.audience_claim(self.resource)
         jkt = dpop_binding.bound_jkt(self.presented)  # the value whose hash the library found
         if jkt is not None:
             answer |= {"token_type": "DPoP", "cnf": {"jkt": jkt}}
@@ -94,7 +83,7 @@ class IntrospectionView(FormBodyView, library.TokenIntrospectionView):
     cannot be ours, so they are inactive without a query.
     """
 
-    token_instrospection_endpoint_class = DPoPAwareIntrospectionEndpoint  # (sic, the library's)
+    token_instrospection_endpoint_class = IntrospectionEndpoint  # (sic, the library's)
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
