@@ -84,6 +84,8 @@ function request(agent, user) {
     if (scenario === "refresh-dpop") headers.DPoP = dpopProof(user, method, path);
   } else if (scenario === "discovery") {
     path = `${target.pathname.replace(/\/$/, "")}/.well-known/openid-configuration`;
+  } else if (scenario === "healthz") {
+    path = "/healthz"; // the cheapest Django view: what serving and Django cost per request
   } else if (scenario === "jwks") {
     path = `${target.pathname.replace(/\/$/, "")}/jwks`;
   } else if (scenario === "userinfo") {

@@ -14,6 +14,8 @@ reference (bench/reference.py: panva's oidc-provider under Node.js, in memory), 
 carry the ratio ours / reference of requests/s and of server CPU per request. The DPoP
 scenarios (refresh-dpop, userinfo-dpop: a fresh ES256 proof per request, tokens bound to each
 user's key) run against ours only: beside refresh and userinfo they show what a proof costs.
+So does healthz (GET /healthz, the cheapest Django view): the floor of what serving a request
+through granian, config/rsgi.py and Django costs before any endpoint's own work.
 
 Prints a table and writes everything to bench/results/<time>-<database>.json.
 """
@@ -249,6 +251,11 @@ def wait_until_serving(server: subprocess.Popen, log: Path) -> None:
 
 def is_dpop(scenario: str) -> bool:
     return scenario.endswith("-dpop")
+
+
+def is_ours_only(scenario: str) -> bool:
+    """The reference has no such endpoint (healthz) or serves no DPoP."""
+    return is_dpop(scenario) or scenario == "healthz"
 
 
 def dpop_proof(private_jwk: dict, method: str, url: str, access_token: str = "") -> str:
@@ -545,7 +552,11 @@ def main() -> None:
         for scenario in scenarios:
             for concurrency in concurrencies:
                 window = []
-                for name, url, process, users in dpop_targets if is_dpop(scenario) else targets:
+                if is_dpop(scenario):
+                    window_targets = dpop_targets
+                else:
+                    window_targets = targets[:1] if is_ours_only(scenario) else targets
+                for name, url, process, users in window_targets:
                     profile_to = None
                     if args.profile == f"{scenario}@{concurrency}" and name == database:
                         profile_to = RESULTS_DIR / f"{stamp}-{name}-{scenario}-{concurrency}.txt"
