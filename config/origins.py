@@ -1,12 +1,14 @@
 """Serve the IdP and the receiver from one project, each on its own origin only."""
 
 from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 
 
+@lru_cache(maxsize=8)  # a few settings' values, split on every request otherwise
 def _netloc(url: str) -> str:
     parts = urlsplit(url)
     default_port = 443 if parts.scheme == "https" else 80

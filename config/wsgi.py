@@ -13,11 +13,14 @@ body, written apart from its headers: more TLS records and more CPU on both ends
 
 import os
 import re
+from functools import lru_cache
 
 import django
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
+from django.urls import URLResolver, get_resolver, set_urlconf
+from django.urls.resolvers import ResolverMatch
 from django.utils.module_loading import import_string
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -41,12 +44,29 @@ BACK_CHANNEL_MIDDLEWARE = (
 )
 
 
+@lru_cache(maxsize=256)  # the back-channel paths are few; RFC 7592's carry a client id
+def _resolve(resolver: URLResolver, path: str) -> ResolverMatch:
+    """What `resolver` makes of `path`, worked out once: URL patterns do not change while the
+    process runs, and Django would walk them on every request. Keyed by the resolver itself,
+    which Django makes anew when its URL caches are cleared (as tests that swap URLconfs do).
+    Resolver404 is raised each time, never cached."""
+    return resolver.resolve(path)
+
+
 class BackChannelHandler(WSGIHandler):
     """Django's WSGI handler with BACK_CHANNEL_MIDDLEWARE in place of settings.MIDDLEWARE.
 
     Django builds its chain from the setting alone, so this builds it the same way for these
-    few synchronous middleware, which have no view, template or exception hooks.
+    few synchronous middleware, which have no view, template or exception hooks. Paths are
+    resolved once each (`_resolve`).
     """
+
+    def resolve_request(self, request):
+        urlconf = getattr(request, "urlconf", None)  # set by config.origins for the receiver
+        if urlconf is not None:
+            set_urlconf(urlconf)
+        request.resolver_match = _resolve(get_resolver(urlconf), request.path_info)
+        return request.resolver_match
 
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware = []

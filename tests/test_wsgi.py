@@ -103,3 +103,20 @@ def test_back_channel_answers_are_one_bytes_object_after_the_request_finished(rf
     assert isinstance(body, list) and len(body) == 1
     assert b'"status": "ok"' in body[0]
     assert finished == [True]
+
+
+def test_back_channel_paths_are_resolved_once_per_urlconf(rf, settings):
+    def status_of(path: str, origin: str) -> str:
+        environ = rf.get(path, HTTP_HOST=urlsplit(origin).netloc).environ
+        statuses = []
+        wsgi.application(environ, lambda status, headers: statuses.append(status))
+        return statuses[0]
+
+    wsgi._resolve.cache_clear()
+    assert status_of("/healthz", settings.SITE_URL) == "200 OK"
+    assert status_of("/healthz", settings.SITE_URL) == "200 OK"
+    assert wsgi._resolve.cache_info().hits == 1
+    # The receiver's origin has its own URLconf: the IdP's match is not reused there.
+    assert status_of("/healthz", settings.RECEIVER_URL) == "404 Not Found"
+    assert status_of("/healthz", settings.RECEIVER_URL) == "404 Not Found"
+    assert wsgi._resolve.cache_info().hits == 1  # a 404 is resolved again each time
