@@ -90,6 +90,13 @@ LIBRARY_INTERNALS: tuple[tuple[str, str, str], ...] = (
         "userinfo's claims per scope, through OIDC_USERINFO",
     ),
     (
+        "oidc_provider.lib.claims.ScopeClaims.__init__(token): .user, .userinfo (a copy of "
+        "STANDARD_CLAIMS through OIDC_USERINFO), .scopes, .client; STANDARD_CLAIMS holds "
+        "strings and one dict of strings",
+        "claims.py",
+        "ScopesListedOnce sets the same attributes with a two-level copy, not a deepcopy",
+    ),
+    (
         "oidc_provider.lib.claims.ScopeClaims._scopes_registered(): the scope_* method names, "
         "called by create_response_dic() for each scope",
         "claims.py",

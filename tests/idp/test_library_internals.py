@@ -154,6 +154,21 @@ def test_standard_scope_claims_answer_by_scope(public_client, person):
     assert claims["email"] == "bob@example.com"
 
 
+def test_scope_claims_init_sets_what_scopes_listed_once_sets(public_client, person):
+    from oidc_provider.lib.claims import STANDARD_CLAIMS, ScopeClaims
+
+    from apps.idp.claims import StandardClaims
+
+    token = create_token(user=person, client=public_client, scope=["openid", "email"])
+    library, ours = ScopeClaims(token), StandardClaims(token)
+    assert vars(ours) == vars(library)
+    assert ours.userinfo is not library.userinfo
+    # Two levels of strings: the two-level copy is a deep one.
+    for value in STANDARD_CLAIMS.values():
+        inner = value.values() if isinstance(value, dict) else [value]
+        assert all(isinstance(item, str) for item in inner)
+
+
 def test_scope_claims_list_their_scope_methods_for_create_response_dic(public_client, person):
     token = create_token(user=person, client=public_client, scope=["openid", "email"])
     listed = StandardScopeClaims(token)._scopes_registered()
