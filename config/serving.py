@@ -5,7 +5,8 @@ agree). The IdP is served through config/rsgi.py, granian's async interface, so 
 bodies are read without holding a Python thread; `--blocking-threads 1` is what granian asks
 of that interface (Django's threads are SERVE_THREADS, config/rsgi.py's pool).
 `--loop uvloop`: libuv's event loop instead of asyncio's own, about 5 % less CPU per request
-(docs/benchmarks.md); granian's `auto` would pick it too, but only where it is installed.
+(docs/benchmarks.md). Named rather than left to granian's `auto`, which takes whatever loop
+is installed and falls back to asyncio's without a word.
 `--http 1`: with HTTP/1 only, granian's header read timeout also covers a connection that
 has sent nothing yet (with HTTP/2 possible, the first bytes are read without any timeout,
 and an idle TLS connection is kept for ever).
