@@ -18,6 +18,12 @@ JWT_ALG_CHOICES = [
 ]
 
 
+NONE_ISSUED_HELP = (
+    "None. A public client has none (RFC 6749 §2.1). A confidential client gets one made "
+    "when it is saved, shown here by its fingerprint only."
+)
+
+
 class PublicClientSafeForm(ClientForm):
     # The library's model lists HS256 and RS256 only. Declared here and excluded from the
     # model form, the field is checked against these choices and not the model's (Django
@@ -51,6 +57,8 @@ class PublicClientSafeForm(ClientForm):
         secret.widget = forms.PasswordInput(render_value=False, attrs={"disabled": "true"})
         if self.instance.client_secret:
             secret.help_text = f"Fingerprint {fingerprint(self.instance.client_secret)}"
+        else:  # an empty box alone reads as a secret still to be typed in
+            secret.help_text = NONE_ISSUED_HELP
         self.initial.setdefault("jwt_alg", self.instance.jwt_alg)  # RS256 for a new client
         if self.instance.pk:
             self.initial.setdefault("require_dpop", services.requires_dpop(self.instance))

@@ -242,6 +242,14 @@ def test_admin_never_shows_a_confidential_clients_secret(admin_client_https):
     assert admin.fingerprint(oidc_client.client_secret).encode() in page.content
 
 
+def test_admin_says_a_public_client_has_no_secret_instead_of_an_empty_box(admin_client_https):
+    admin_client_https.post("/admin/oidc_provider/client/add/", client_form())
+    oidc_client = OIDCClient.objects.get()
+    assert oidc_client.client_type == "public" and not oidc_client.client_secret
+    page = admin_client_https.get(f"/admin/oidc_provider/client/{oidc_client.pk}/change/")
+    assert "A public client has none (RFC 6749 §2.1)" in page.content.decode()
+
+
 def test_admin_requires_dpop_for_a_client_when_ticked(admin_client_https):
     response = admin_client_https.post(
         "/admin/oidc_provider/client/add/", client_form(require_dpop="on")
