@@ -9,7 +9,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 
 
 @lru_cache(maxsize=8)  # a few settings' values, split on every request otherwise
-def _netloc(url: str) -> str:
+def netloc(url: str) -> str:
+    """The host of `url` as a request's Host header names it: with its port unless default."""
     parts = urlsplit(url)
     default_port = 443 if parts.scheme == "https" else 80
     return (
@@ -26,9 +27,9 @@ def route_by_origin(get_response: Callable[[HttpRequest], HttpResponse]):
 
     def middleware(request: HttpRequest) -> HttpResponse:
         host = request.get_host()
-        if host == _netloc(settings.RECEIVER_URL):
+        if host == netloc(settings.RECEIVER_URL):
             request.urlconf = settings.RECEIVER_URLCONF
-        elif host != _netloc(settings.SITE_URL):
+        elif host != netloc(settings.SITE_URL):
             return HttpResponseNotFound(
                 f"This server answers as {settings.SITE_URL} and {settings.RECEIVER_URL}.",
                 content_type="text/plain",

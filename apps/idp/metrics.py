@@ -128,6 +128,12 @@ def grant_type_of(request: HttpRequest, endpoint: str) -> str:
     return grant_type if grant_type in GRANT_TYPES else "other"
 
 
+def count(endpoint: str, grant_type: str, outcome: str, seconds: float) -> None:
+    """One request to a known endpoint: its count and its latency."""
+    LATENCY.labels(endpoint).observe(seconds)
+    REQUESTS.labels(endpoint, grant_type, outcome).inc()
+
+
 def count_requests(get_response: Callable[[HttpRequest], HttpResponse]):
     """Middleware: one count and one latency observation per request to a known endpoint."""
 
@@ -136,9 +142,8 @@ def count_requests(get_response: Callable[[HttpRequest], HttpResponse]):
         response = get_response(request)
         endpoint = endpoint_of(request.path_info)
         if endpoint != "other":
-            LATENCY.labels(endpoint).observe(time.perf_counter() - started)
-            outcome = outcome_of(response)
-            REQUESTS.labels(endpoint, grant_type_of(request, endpoint), outcome).inc()
+            seconds = time.perf_counter() - started
+            count(endpoint, grant_type_of(request, endpoint), outcome_of(response), seconds)
         return response
 
     return middleware

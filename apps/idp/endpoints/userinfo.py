@@ -11,6 +11,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
+from oidc_provider.models import Token
 from oidc_provider.settings import get as library_setting
 
 from apps.idp import dpop_binding, policy, token_sql, writes
@@ -93,16 +94,19 @@ def invalid_token(scheme: str) -> Exception:
     return SenderRefused(invalid) if scheme == DPOP else invalid
 
 
-def userinfo_claims(request: HttpRequest) -> dict[str, Any]:
-    """The claims of the token's user; raises OAuthError."""
-    value, scheme = presented_token(request)
+def live_token(value: str, scheme: str) -> Token:
+    """The token named by `value`: issued here, unexpired and with a user (a token from
+    client_credentials has no userinfo). Raises invalid_token(scheme)."""
     if not policy.is_opaque_value(value):
         raise invalid_token(scheme)
     token = token_sql.token_for_userinfo(policy.token_hash(value))
     if token is None or token.has_expired() or token.user is None:
-        # A token with no user (client_credentials) has no userinfo.
         raise invalid_token(scheme)
-    check_sender(request, value, scheme)
+    return token
+
+
+def claims_of(token: Token) -> dict[str, Any]:
+    """The claims a live token's scopes grant; raises InsufficientScope without `openid`."""
     if "openid" not in token.scope:
         raise InsufficientScope("The token lacks the openid scope.")
     claims = {"sub": (token.id_token or {}).get("sub") or str(token.user.pk)}
@@ -111,6 +115,27 @@ def userinfo_claims(request: HttpRequest) -> dict[str, Any]:
         extra = library_setting("OIDC_EXTRA_SCOPE_CLAIMS", import_str=True)(token)
         claims.update(extra.create_response_dic())
     return claims
+
+
+def userinfo_claims(request: HttpRequest) -> dict[str, Any]:
+    """The claims of the token's user; raises OAuthError or SenderRefused."""
+    value, scheme = presented_token(request)
+    token = live_token(value, scheme)
+    check_sender(request, value, scheme)
+    return claims_of(token)
+
+
+def bearer_claims(value: str) -> dict[str, Any] | None:
+    """The claims for `value` sent as `Authorization: Bearer`, when the answer is 200; None
+    when it is a refusal (unknown, expired, DPoP-bound, no openid scope), which only
+    UserinfoView words. For config.fast_lane, which answers the 200s alone."""
+    try:
+        token = live_token(value, BEARER)
+        if dpop_binding.bound_jkt(value) is not None:  # refused as Bearer (RFC 9449 §7.2)
+            return None
+        return claims_of(token)
+    except OAuthError:
+        return None
 
 
 @method_decorator(csrf_exempt, name="dispatch")
