@@ -5,9 +5,10 @@ request, so a client sending its body one byte at a time holds that thread for a
 likes, and 2 workers x 2 threads are held by four such clients (issue #10, item 2). Here the
 body is read first, in the worker's event loop, where a slow client costs no thread: within
 `SERVE_BODY_TIMEOUT_SECONDS` (else 408) and up to `SERVE_MAX_BODY_BYTES` (else 413), both
-answered with `Connection: close`. Only then does the request go to config.wsgi.application,
-on one of `SERVE_THREADS` threads (Django refuses database access on an event loop's own
-thread), with its middleware and views unchanged. The interface is granian's own (RSGI):
+answered with `Connection: close`. Only then does the request go to config.wsgi.application
+(or, for userinfo's everyday answer, config.fast_lane) on one of `SERVE_THREADS` threads
+(Django refuses database access on an event loop's own thread), with its middleware and
+views unchanged. The interface is granian's own (RSGI):
 the body arrives as bytes, without ASGI's message dicts; Django's ASGIHandler would also run
 every synchronous view on one shared thread (asgiref's thread_sensitive).
 
@@ -28,7 +29,14 @@ from granian.rsgi import ProtocolClosed
 from config import body_limits
 from config.wsgi import application as wsgi_application
 
+# isort: split
+from config import fast_lane  # after config.wsgi, which sets Django up
+
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+Answer = tuple[int, list[tuple[str, str]], bytes]
+# Given a request's scope and body: the work that answers it on a thread (None there: Django
+# answers after all), or None for Django at once. config.fast_lane is the one in use.
+Shortcut = Callable[[object, bytes], Callable[[], Answer | None] | None]
 
 # What every request's environ shares (PEP 3333), as granian's WSGI interface sets it.
 BASE_ENVIRON = {
@@ -154,12 +162,20 @@ class ThreadPool:
 
 
 class BodyFirstFront:
-    """An RSGI app: the request's body read in the event loop, then `app` on a thread."""
+    """An RSGI app: the request's body read in the event loop, then `shortcut`'s work or `app`
+    on a thread."""
 
-    def __init__(self, app: WSGIApp, limits: body_limits.BodyLimits, threads: int) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        limits: body_limits.BodyLimits,
+        threads: int,
+        shortcut: Shortcut | None = None,
+    ) -> None:
         self.app = app
         self.limits = limits
         self.threads = threads
+        self.shortcut = shortcut
         self.pool: ThreadPool | None = None
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -192,6 +208,10 @@ class BodyFirstFront:
                 return None
             if declared is not None and len(body) != int(declared):
                 return None  # cut short: the client is gone, and half a form is not a request
+        work = self.shortcut(scope, body) if self.shortcut else None
+        if work is not None and (answer := await self.pool.run(work)) is not None:
+            protocol.response_bytes(*answer)
+            return None
         environ = build_environ(scope, body)
         status, response_headers, content = await self.pool.run(run_wsgi, self.app, environ)
         protocol.response_bytes(status, response_headers, content)
@@ -206,4 +226,5 @@ application = BodyFirstFront(
     wsgi_application,
     body_limits.BodyLimits(settings.SERVE_MAX_BODY_BYTES, settings.SERVE_BODY_TIMEOUT_SECONDS),
     settings.SERVE_THREADS,
+    shortcut=fast_lane.shortcut,
 )

@@ -5,6 +5,7 @@ The real server, with real sockets, is in tests/integration/test_slow_clients.py
 
 import asyncio
 import json
+import threading
 from dataclasses import dataclass, field
 
 import pytest
@@ -82,8 +83,8 @@ def echo_app(environ, start_response):
     return [json.dumps({"body": body.decode(), **seen}).encode()]
 
 
-def serve(scope: Scope, protocol: Protocol, app=echo_app) -> tuple[int, dict, bytes]:
-    front = BodyFirstFront(app, LIMITS, threads=1)
+def serve(scope: Scope, protocol: Protocol, app=echo_app, shortcut=None) -> tuple[int, dict, bytes]:
+    front = BodyFirstFront(app, LIMITS, threads=1, shortcut=shortcut)
 
     async def one_request() -> None:
         front.__rsgi_init__(asyncio.get_running_loop())
@@ -214,3 +215,28 @@ def test_the_answer_is_read_and_closed_on_the_thread_that_ran_the_request():
 )
 def test_a_declared_length_is_allowed_up_to_the_maximum(declared, allowed):
     assert LIMITS.allows(declared) is allowed
+
+
+def refusing_app(environ, start_response):
+    raise AssertionError("the shortcut answered: Django must not run")
+
+
+def test_a_shortcut_answers_on_a_thread_with_the_body_read_and_django_not_run():
+    def shortcut(scope, body):
+        def work():
+            thread = threading.current_thread().name
+            return 200, [("X-Seen", f"{body.decode()} on {thread}")], b"from the shortcut"
+
+        return work
+
+    status, headers, body = serve(
+        Scope(form(5)), Protocol(b"hello"), app=refusing_app, shortcut=shortcut
+    )
+    assert (status, body) == (200, b"from the shortcut")
+    assert headers["x-seen"] == "hello on django-0"  # not on the event loop's thread
+
+
+@pytest.mark.parametrize("work", [None, lambda: None], ids=["declined", "gave-up"])
+def test_a_request_the_shortcut_declines_or_gives_up_goes_to_django(work):
+    status, _, body = serve(Scope(form(5)), Protocol(b"hello"), shortcut=lambda s, b: work)
+    assert status == 200 and json.loads(body)["body"] == "hello"
