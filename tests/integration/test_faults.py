@@ -121,6 +121,32 @@ def test_postgresql_away_is_a_503_to_retry_and_all_recovers_by_itself(server, to
     assert live_tokens_of(rotated) == 1  # one family, not forked by the outage
 
 
+def test_userinfo_answered_by_the_front_is_a_503_while_postgresql_is_away(server, tokens):
+    def userinfo() -> requests.Response:
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        return server.http.get(f"{server.url}/oidc/userinfo", headers=bearer, timeout=10)
+
+    answer = userinfo()  # config.fast_lane's answer: with the headers Django's would have
+    assert answer.status_code == 200 and answer.json()["sub"], answer.text
+    assert answer.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert answer.headers["X-Request-ID"] and answer.headers["Cache-Control"] == "no-store"
+
+    server.database.cut()
+    for _ in range(4):
+        answer = userinfo()
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"] == "temporarily_unavailable"
+    server.database.restore()
+    deadline = time.monotonic() + RECOVERY_SECONDS
+    while (answer := userinfo()).status_code == 503:
+        assert time.monotonic() < deadline, "userinfo did not recover"
+        time.sleep(0.5)
+    assert answer.status_code == 200, answer.text
+    log = server.log.read_text()
+    assert "The userinfo fast lane failed; Django answers this request." in log
+    assert tokens["access_token"] not in log
+
+
 def worker_pids(process: subprocess.Popen) -> set[int]:
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
     return {int(pid) for pid in children.split()}
