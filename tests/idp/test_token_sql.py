@@ -142,3 +142,18 @@ def test_statements_do_not_keep_a_finished_threads_connection(issued):
     # The statements it built serve the other threads, converting with their own connection.
     token = token_sql.token_for_userinfo(issued.access_token)
     assert token.expires_at == issued.expires_at and token.expires_at.tzinfo is not None
+
+
+def test_token_hashes_keep_their_unique_indexes_and_no_prefix_search_ones(db):
+    """Migration 0010: on PostgreSQL each rotation writes five index entries, not seven."""
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL gets varchar_pattern_ops indexes for unique columns")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s", [Token._meta.db_table]
+        )
+        definitions = [row[0] for row in cursor.fetchall()]
+    assert not [index for index in definitions if "varchar_pattern_ops" in index]
+    for column in ("access_token", "refresh_token"):
+        assert any("UNIQUE INDEX" in d and f"({column})" in d for d in definitions), definitions
