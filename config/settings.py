@@ -100,6 +100,16 @@ DATABASES = {
         conn_health_checks=False,
     )
 }
+# PostgreSQL: the statements every refresh and userinfo runs are prepared once per connection
+# (apps/idp/token_sql.py). Set 0 behind a pooler in transaction mode that cannot carry
+# prepared statements from one transaction to the next (PgBouncer before 1.21).
+DATABASE_PREPARED_STATEMENTS = os.environ.get("DATABASE_PREPARED_STATEMENTS", "1") != "0"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django turns psycopg's preparing off; only token_sql's cursors, which bind on the
+    # server, can use it: each statement is prepared on its 5th run on a connection.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        5 if DATABASE_PREPARED_STATEMENTS else None
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # Writers queue for the lock instead of failing with "database is locked":

@@ -157,3 +157,25 @@ def test_token_hashes_keep_their_unique_indexes_and_no_prefix_search_ones(db):
     assert not [index for index in definitions if "varchar_pattern_ops" in index]
     for column in ("access_token", "refresh_token"):
         assert any("UNIQUE INDEX" in d and f"({column})" in d for d in definitions), definitions
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_the_refresh_and_userinfo_statements_run_prepared(idp, issued):
+    """Parsed and planned once per connection, not on every request (token_sql._cursor)."""
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite keeps its own statement cache")
+    current = issued.sent["refresh_token"]
+    for _ in range(7):  # psycopg prepares a statement on its 5th run on a connection
+        answer = refresh(idp, current)
+        assert answer.status_code == 200, answer.content
+        current = answer.json()["refresh_token"]
+        bearer = f"Bearer {answer.json()['access_token']}"
+        assert idp.get("/oidc/userinfo", HTTP_AUTHORIZATION=bearer).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    found = token_sql.statements(connection)
+    for statement in (found.refresh_lookup, found.rotate_and_touch_grant, found.userinfo_lookup):
+        head = statement.split("%s", 1)[0]  # prepared with $1, $2... in place of %s
+        assert any(text.startswith(head) for text in prepared), (head, prepared)
