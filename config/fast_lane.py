@@ -51,8 +51,9 @@ def bearer_token(scope, body: bytes) -> str | None:
     if scope.query_string or body or scope.scheme != "https":
         return None
     headers = scope.headers
-    if (headers.get("host") or scope.authority) != netloc(settings.SITE_URL):
-        return None  # the receiver's origin, or a host Django would refuse
+    hosts = headers.get_all("host") or [scope.authority]  # HTTP/2 names it :authority
+    if hosts != [netloc(settings.SITE_URL)]:
+        return None  # the receiver's origin, a host Django refuses, or two Host headers
     authorization = headers.get_all("authorization")
     if len(authorization) != 1:
         return None

@@ -138,10 +138,20 @@ def test_the_receivers_origin_and_unknown_hosts_are_left_to_django(tokens, setti
         assert fast_lane.shortcut(scope, b"") is None, host
 
 
-def test_two_authorization_headers_are_left_to_django(tokens):
+def test_two_authorization_or_host_headers_are_left_to_django(tokens):
     bearer = ("authorization", f"Bearer {tokens['access_token']}")
-    scope = Scope(Headers(("host", IDP_HOST), bearer, bearer), method="GET", path="/oidc/userinfo")
-    assert fast_lane.shortcut(scope, b"") is None
+    host = ("host", IDP_HOST)
+    for pairs in ((host, bearer, bearer), (host, host, bearer)):
+        scope = Scope(Headers(*pairs), method="GET", path="/oidc/userinfo")
+        assert fast_lane.shortcut(scope, b"") is None, pairs
+    doubled = Scope(Headers(host, host, bearer), method="GET", path="/oidc/userinfo")
+    assert through_django(doubled)[0] == 400
+
+
+def test_an_http2_authority_names_the_host(tokens):
+    bearer = ("authorization", f"Bearer {tokens['access_token']}")
+    scope = Scope(Headers(bearer), method="GET", path="/oidc/userinfo", authority=IDP_HOST)
+    assert in_the_lane(scope)[0] == 200
 
 
 def test_a_trailing_slash_is_the_same_endpoint(tokens):
