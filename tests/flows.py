@@ -189,17 +189,19 @@ def client_flags(origins, client_id: str = "test-cli") -> list[str]:
     ]
 
 
-def start_pkce_client(origins, *args: str) -> subprocess.Popen:
+def start_pkce_client(
+    origins, *args: str, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+) -> subprocess.Popen:
     """`manage.py pkce_client` as a person starts it in a terminal, pointed at the test
-    servers: its stdin and stdout (stderr merged) are pipes, text, unbuffered."""
+    servers: its stdin and stdout (stderr merged, unless told) are pipes, text, unbuffered."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "manage.py", "pkce_client", *client_flags(origins), *args],
         cwd=settings.BASE_DIR,
         env=env,
         stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stdout=stdout,
+        stderr=stderr,
         text=True,
     )
 

@@ -9,7 +9,7 @@ from apps.client import oidc, schedule
 from apps.client.errors import OutageOutlasted
 from apps.client.resource import report_profile
 from apps.client.session import ClientSession, Clock
-from apps.client.terminal import Terminal, expiry, time_of_day
+from apps.client.terminal import OutputGone, Terminal, expiry, time_of_day
 
 T = TypeVar("T")
 
@@ -78,6 +78,8 @@ class RefreshLoop:
         self.terminal.say(f"Refreshing every {interval:g} s, {self.plan(limit)}.")
         started = self.clock.monotonic()
         while limit is None or session.refreshes < limit:
+            if self.terminal.stdout_gone:
+                raise OutputGone()
             now = self.clock.monotonic()
             due = schedule.next_refresh_at(started=started, interval=interval, now=now)
             self.clock.sleep(max(0.0, due - self.clock.monotonic()))

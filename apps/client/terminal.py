@@ -3,6 +3,7 @@
 No Django: the command hands in its output streams and styles.
 """
 
+import os
 import textwrap
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -30,8 +31,34 @@ def _plain(text: str) -> str:
     return text
 
 
+class OutputGone(KeyboardInterrupt):
+    """Nobody reads the client's output any more (the reader of its pipe, `| tee` or `| head`,
+    exited): the refresh loop ends as on Ctrl+C, revoking the refresh token."""
+
+    signal_name = "nobody reads the output"  # what stop_reason says
+
+
+def _point_at_devnull(stream: Stream) -> None:
+    """What Python's signal docs advise for a closed pipe ("Note on SIGPIPE"): the stream's
+    descriptor pointed at os.devnull, so what is still buffered goes nowhere when Python
+    flushes it at exit, instead of failing there with a message on stderr."""
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # an in-memory stream: nothing to point
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, descriptor)
+    finally:
+        os.close(devnull)
+
+
 class Terminal:
-    """The end user's terminal: `say` to stdout (flushed: read as it goes), `warn` to stderr."""
+    """The end user's terminal: `say` to stdout (flushed: read as it goes), `warn` to stderr.
+
+    A stream whose reader has gone is written to no more (`stdout_gone` says so for stdout):
+    the client's work goes on without it, above all the revocation when it stops.
+    """
 
     def __init__(
         self,
@@ -47,26 +74,37 @@ class Terminal:
         self._success = success
         self._warning = warning
         self.width = width
+        self._gone: list[Stream] = []
+
+    @property
+    def stdout_gone(self) -> bool:
+        return self.stdout in self._gone
+
+    def _write(self, stream: Stream, text: str, ending: str | None = None) -> None:
+        if stream in self._gone:
+            return
+        try:
+            stream.write(text, ending=ending)
+            stream.flush()
+        except BrokenPipeError:
+            self._gone.append(stream)
+            _point_at_devnull(stream)
 
     def say(self, text: str = "") -> None:
-        self.stdout.write(wrap(text, self.width))
-        self.stdout.flush()
+        self._write(self.stdout, wrap(text, self.width))
 
     def say_success(self, text: str) -> None:
-        self.stdout.write(self._success(wrap(text, self.width)))  # styled after wrapping
-        self.stdout.flush()
+        self._write(self.stdout, self._success(wrap(text, self.width)))  # styled after wrapping
 
     def say_warning(self, text: str) -> None:
-        self.stdout.write(self._warning(wrap(text, self.width)))
-        self.stdout.flush()
+        self._write(self.stdout, self._warning(wrap(text, self.width)))
 
     def warn(self, text: str) -> None:
-        self.stderr.write(wrap(text, self.width))
+        self._write(self.stderr, wrap(text, self.width))
 
     def prompt(self, text: str) -> None:
         """`text` with no line end: the answer is typed after it."""
-        self.stdout.write(text, ending="")
-        self.stdout.flush()
+        self._write(self.stdout, text, ending="")
 
     def show_claims(self, claims: dict[str, Any]) -> None:
         for line in claim_lines(claims):

@@ -7,10 +7,12 @@ from apps.client import oidc
 from apps.client.dpop import DPoPKey
 from apps.client.refresh_loop import RefreshLoop, retrying
 from apps.client.session import ClientSession, Clock
+from apps.client.signals import stop_reason
 from apps.idp.dpop import jwk_thumbprint
 from tests.client.stubs import StubHTTP, response
 from tests.client.terminals import RecordingTerminal
 from tests.client.test_oidc import META
+from tests.client.test_terminal import ClosedPipe
 
 PROVIDER = oidc.Provider(**META)  # no revocation endpoint
 RP = oidc.RelyingParty(client_id="cli-1", redirect_uri="https://rp.example/")
@@ -227,3 +229,18 @@ def test_an_api_refusal_is_one_line_and_the_refreshes_go_on():
         * 2
     )
     assert http.calls[-1][2]["headers"]["Authorization"] == "Bearer at-2"
+
+
+def test_the_loop_ends_as_on_ctrl_c_once_nobody_reads_its_output():
+    http = StubHTTP(
+        {
+            ("POST", PROVIDER.token_endpoint): [token_answer(1), token_answer(2)],
+            ("GET", PROVIDER.userinfo_endpoint): USERINFO,
+        }
+    )
+    loop = loop_over(http, FakeClock())
+    loop.terminal.stdout = ClosedPipe()
+    with pytest.raises(KeyboardInterrupt) as stopped:  # what stay_signed_in revokes on
+        loop.run(interval=60.0, limit=None)
+    assert loop.session.refreshes == 0  # the pipe broke on the loop's first line
+    assert stop_reason(stopped.value) == "nobody reads the output"

@@ -1,6 +1,6 @@
 """The terminal output: claim tables, expiry lines, styles and where each line goes."""
 
-from apps.client.terminal import claim_lines, expiry
+from apps.client.terminal import Terminal, claim_lines, expiry
 from tests.client.terminals import RecordingTerminal
 
 
@@ -53,3 +53,31 @@ def test_no_color_and_a_dumb_terminal_get_no_styles():
     assert not styles_wanted({"TERM": "dumb"}, isatty=True)
     assert not styles_wanted({"TERM": "xterm"}, isatty=False)
     assert styles_wanted({"TERM": "xterm", "NO_COLOR": ""}, isatty=True)  # empty: not set
+
+
+class ClosedPipe:
+    """A stream whose reader has gone after `writes` writes, as a pipe into `| head -1`."""
+
+    def __init__(self, writes: int = 0) -> None:
+        self.writes = writes
+        self.written: list[str] = []
+
+    def write(self, msg: str = "", style_func=None, ending: str | None = None) -> None:
+        if len(self.written) >= self.writes:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.written.append(msg)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_a_stdout_nobody_reads_is_dropped_and_stderr_still_written():
+    stdout, stderr = ClosedPipe(writes=1), ClosedPipe(writes=10)
+    terminal = Terminal(stdout, stderr)
+    terminal.say("one")
+    assert not terminal.stdout_gone
+    terminal.say("two")  # no BrokenPipeError: what the client does next still happens
+    terminal.say_warning("three")
+    terminal.warn("careful")
+    assert terminal.stdout_gone
+    assert stdout.written == ["one"] and stderr.written == ["careful"]
