@@ -1,9 +1,9 @@
 """Userinfo's everyday answer, given by the RSGI front without Django's request handling.
 
 A plain `GET /oidc/userinfo` with `Authorization: Bearer <token>` is the call a resource
-server makes most. Through Django it costs about 0.35 ms of server CPU, of which the view's
-own work (one prebuilt query and the claims) is a third: the rest is building the request,
-the middleware chain, the response object and its headers (make bench, issue #13). Here the
+server makes most. Through Django, the view's own work (one prebuilt query and the claims)
+was a third of its server CPU: the rest was building the request, the middleware chain, the
+response object and its headers (docs/benchmarks.md, issue #13). Here the
 front answers that one request shape itself, with the same claims (the view's own functions,
 apps.idp.endpoints.userinfo), the same bytes of JSON, the same headers (what Django's
 security middleware and ours add, worked out once, and a request id of its own) and the same
