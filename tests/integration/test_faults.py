@@ -206,15 +206,29 @@ def test_a_worker_killed_under_load_is_replaced_and_no_family_forks(server, toke
         assert live_tokens_of(chain["refresh_token"]) == 1  # every grant alive, none forked
 
 
+class PersonBeforeAnOutage(Person):
+    """Pastes the code, then PostgreSQL goes away for 3 s: timed from the paste, so a slow
+    sign-in (password hashing, consent) cannot put the outage before the client has tokens."""
+
+    def __init__(self, stdout: StringIO, origins, server: Server) -> None:
+        super().__init__(stdout, origins)
+        self.outage = threading.Timer(1.0, server.database.cut)
+        self.back = threading.Timer(4.0, server.database.restore)
+
+    def readline(self) -> str:
+        answer = super().readline()
+        if not self.outage.is_alive() and not self.outage.finished.is_set():  # first paste
+            self.outage.start()
+            self.back.start()
+        return answer
+
+
 def test_pkce_client_rides_out_a_postgresql_outage(server, end_user, monkeypatch):
     """The real client, refreshing every half second, while the database is away for 3 s."""
     services.seed_public_client("test-cli", redirect_uri=REDIRECT_URI)
     origins = Origins(idp_url=server.url, receiver_url=REDIRECT_URI, ca_file=server.http.verify)
-    outage = threading.Timer(2.0, server.database.cut)
-    back = threading.Timer(5.0, server.database.restore)
-    person = Person(StringIO(), origins)
-    outage.start()
-    back.start()
+    person = PersonBeforeAnOutage(StringIO(), origins, server)
+    outage, back = person.outage, person.back
     try:
         out, err = run_client(
             origins, monkeypatch, "--interval", "0.5", "--max-refreshes", "12", person=person
