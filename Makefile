@@ -24,16 +24,17 @@ serve: $(VENV)/.base  ## the same, under granian: DEBUG off, static files collec
 client: $(VENV)/.base  ## the PKCE command-line client, against the running demo
 	@$(PY) manage.py pkce_client $(ARGS)
 
-# Two workers (pytest-xdist): the suite is mostly one busy core, and CI has two.
+# Two workers (pytest-xdist): the suite is mostly one busy core, and CI has two. Tests that
+# share something of the project's (an xdist_group) run on one worker, in turn.
 test: $(VENV)/.dev system-deps lint  ## the whole suite, as CI runs it
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --dist loadgroup
 	$(MAKE) --no-print-directory test-postgres
 
 # The database-sensitive tests again, on a throwaway PostgreSQL server (installed if missing).
 # fsync off: the data is thrown away at the end, durability buys nothing here.
 test-postgres: $(VENV)/.dev
 	POSTGRES_SERVER_OPTIONS="-c fsync=off -c full_page_writes=off" \
-	  scripts/with-postgres $(PY) -m pytest -m postgres -n 2
+	  scripts/with-postgres $(PY) -m pytest -m postgres -n 2 --dist loadgroup
 
 # Never part of make test. BENCH_DURATION=3 BENCH_WARMUP=1 make bench for a quick look;
 # ARGS passes flags to bench/run.py (--help lists them). Each pass also runs the reference.

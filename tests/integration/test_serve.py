@@ -12,7 +12,8 @@ from django.conf import settings
 
 from tests.ports import free_port, is_listening
 
-pytestmark = pytest.mark.integration
+# Both run Procfile.serve, which empties the project's var/metrics/idp: one worker, in turn.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("make-serve")]
 
 START_TIMEOUT_SECONDS = 90  # a fresh clone migrates, makes the CA and an RSA key first
 
