@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from config.wsgi import BACK_CHANNEL_PATH
 
+# A whole answer as granian's RSGI protocol writes it: status, headers, body in one piece.
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
 
 @dataclass(frozen=True)
 class BodyLimits:
@@ -50,7 +53,7 @@ async def read_capped(chunks: AsyncIterable[bytes], max_bytes: int) -> bytes:
     return b"".join(received)
 
 
-def refusal_response(refusal: Refusal, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+def refusal_response(refusal: Refusal, path: str) -> Answer:
     """(status, headers, body) for a refused body: OAuth JSON on the back channel."""
     headers = [("Connection", "close"), ("X-Content-Type-Options", "nosniff")]
     if BACK_CHANNEL_PATH.match(path):

@@ -35,11 +35,11 @@ from django.middleware.security import SecurityMiddleware
 from apps.idp import metrics
 from apps.idp.endpoints import userinfo
 from apps.idp.errors import oauth_json
+from config.body_limits import Answer
 from config.origins import netloc
 
 logger = logging.getLogger(__name__)
 
-Answer = tuple[int, list[tuple[str, str]], bytes]
 USERINFO_PATHS = frozenset({"/oidc/userinfo", "/oidc/userinfo/"})  # as apps/idp/urls.py routes
 
 

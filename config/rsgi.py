@@ -33,7 +33,7 @@ from config.wsgi import application as wsgi_application
 from config import fast_lane  # after config.wsgi, which sets Django up
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
-Answer = tuple[int, list[tuple[str, str]], bytes]
+Answer = body_limits.Answer
 # Given a request's scope and body: the work that answers it on a thread (None there: Django
 # answers after all), or None for Django at once. config.fast_lane is the one in use.
 Shortcut = Callable[[object, bytes], Callable[[], Answer | None] | None]
@@ -90,7 +90,7 @@ def build_environ(scope, body: bytes) -> dict:
     return environ
 
 
-def run_wsgi(app: WSGIApp, environ: dict) -> tuple[int, list[tuple[str, str]], bytes]:
+def run_wsgi(app: WSGIApp, environ: dict) -> Answer:
     """Call the WSGI app and read its whole answer, on the thread that handled the request
     (Django's request_finished, which closes its database connections, runs in close())."""
     started: list = []
