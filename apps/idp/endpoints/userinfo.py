@@ -69,11 +69,10 @@ def check_sender(request: HttpRequest, value: str, scheme: str) -> None:
     """RFC 9449 §7: a bound token only as `DPoP`, with a fresh proof of its key for this
     request (`ath` of this token); the `DPoP` scheme only for a bound token. Raises
     SenderRefused."""
-    jkt = dpop_binding.bound_jkt(value)
     if scheme == BEARER:
-        if jkt is not None:  # a copied bound token is worthless without the key (§7.2)
-            raise SenderRefused(InvalidToken("This access token is DPoP-bound: send it as DPoP."))
+        check_bearer(value)
         return
+    jkt = dpop_binding.bound_jkt(value)
     if jkt is None:
         raise SenderRefused(InvalidToken("This access token is not DPoP-bound: send it as Bearer."))
     try:
@@ -85,6 +84,13 @@ def check_sender(request: HttpRequest, value: str, scheme: str) -> None:
         raise SenderRefused(InvalidDPoPProof("A DPoP token needs a DPoP proof."))
     if proof.jkt != jkt:
         raise SenderRefused(InvalidDPoPProof("The DPoP proof's key is not the token's."))
+
+
+def check_bearer(value: str) -> None:
+    """RFC 9449 §7.2: a DPoP-bound token is refused as Bearer, a copied bound token being
+    worthless without the key. Raises SenderRefused."""
+    if dpop_binding.bound_jkt(value) is not None:
+        raise SenderRefused(InvalidToken("This access token is DPoP-bound: send it as DPoP."))
 
 
 def invalid_token(scheme: str) -> Exception:
@@ -131,10 +137,9 @@ def bearer_claims(value: str) -> dict[str, Any] | None:
     UserinfoView words. For config.fast_lane, which answers the 200s alone."""
     try:
         token = live_token(value, BEARER)
-        if dpop_binding.bound_jkt(value) is not None:  # refused as Bearer (RFC 9449 §7.2)
-            return None
+        check_bearer(value)
         return claims_of(token)
-    except OAuthError:
+    except (OAuthError, SenderRefused):
         return None
 
 
