@@ -13,6 +13,7 @@ the rotation on its grant), atomic by itself. Elsewhere (SQLite) the same two st
 the token endpoint's write transaction, the rotation as two UPDATEs.
 """
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,19 @@ from apps.idp.models import Grant, IssuedToken
 
 # What a rotation replaces in the token's row; the row itself (its id, grant link) stays.
 ROTATED_COLUMNS = ("access_token", "refresh_token", "expires_at", "_scope", "_id_token")
+# The fields the refresh grant reads (attnames; each model's primary key comes too). Any other
+# is deferred: the ORM reads it on first use (a custom OIDC_IDTOKEN_SUB_GENERATOR may).
+REFRESH_TOKEN_FIELDS = ("client_id", "user_id", "refresh_token", "_scope", "_id_token")
+REFRESH_GRANT_FIELDS = (
+    "family",
+    "scope",
+    "resource",
+    "created_at",
+    "last_used_at",
+    "revoked_at",
+    "dpop_jkt",
+)
+REFRESH_USER_FIELDS = ("last_login", "date_joined")  # the ID token's auth_time
 
 Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 
@@ -143,12 +157,12 @@ def statements(connection: BaseDatabaseWrapper) -> Statements:
 
 def _build(connection: BaseDatabaseWrapper) -> Statements:
     user_model = get_user_model()
-    t, c, g, u = (
-        Columns.of(connection, Token, "t"),
-        Columns.of(connection, OIDCClient, "c"),
-        Columns.of(connection, Grant, "g"),
-        Columns.of(connection, user_model, "u"),
-    )
+    # What a refresh reads of each row, and no more (the user's password hash stays on disk);
+    # the client whole: client authentication and signing read most of it.
+    t = Columns.of(connection, Token, "t", REFRESH_TOKEN_FIELDS)
+    c = Columns.of(connection, OIDCClient, "c")
+    g = Columns.of(connection, Grant, "g", REFRESH_GRANT_FIELDS)
+    u = Columns.of(connection, user_model, "u", REFRESH_USER_FIELDS)
     ut = Columns.of(connection, Token, "t", ("expires_at", "_scope", "_id_token", "user_id"))
     uc = Columns.of(connection, OIDCClient, "c", ("client_id",))
     uu = Columns.of(connection, user_model, "u", USERINFO_USER_FIELDS)
@@ -206,7 +220,12 @@ def _build(connection: BaseDatabaseWrapper) -> Statements:
 def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     """A cursor for these statements, as `connection.cursor()` makes one (Django's errors,
     statement hooks and query log), but on PostgreSQL one that binds on the server, unless
-    settings.DATABASE_PREPARED_STATEMENTS is off.
+    settings.DATABASE_PREPARED_STATEMENTS is off, and on SQLite Python's own sqlite3 cursor.
+
+    Django's SQLite cursor rewrites each statement's `%s` into sqlite3's `?` with a regular
+    expression on every call: for the refresh lookup that took longer than SQLite took to run
+    it. `_QmarkCursor` rewrites each of these statements once. Not while queries are logged
+    (DEBUG, or a test capturing them): Django's log formats the statement's `%s` itself.
 
     Django's PostgreSQL cursors bind on the client and never prepare (so that transaction
     poolers work): each statement is sent as text that PostgreSQL parses and plans anew on
@@ -215,16 +234,33 @@ def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     psycopg prepare a statement once it has run `prepare_threshold` times on a connection
     (config/settings.py sets it; Django's own cursors still never prepare).
     """
-    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+    sqlite = connection.vendor == "sqlite" and not connection.queries_logged
+    prepared = connection.vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS
+    if not (sqlite or prepared):
         return connection.cursor()
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_thread_sharing()
     with connection.wrap_database_errors:
+        if sqlite:
+            return _QmarkCursor(connection.connection.cursor(), connection)
         raw = ServerBindingCursor(connection.connection)
     if connection.queries_logged:
         return connection.make_debug_cursor(raw)
     return connection.make_cursor(raw)
+
+
+@functools.cache
+def _qmark(sql: str) -> str:
+    return sql.replace("%s", "?")  # these statements hold no literal %
+
+
+class _QmarkCursor(CursorWrapper):
+    """Django's cursor wrapper (its errors and statement hooks) over sqlite3's own cursor,
+    each statement's `%s` rewritten into `?` once per statement rather than once per call."""
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None):
+        return super().execute(_qmark(sql), params)
 
 
 def _fetch_one(sql: str, params: Sequence[Any], columns: tuple[Columns, ...], using: str):

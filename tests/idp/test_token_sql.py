@@ -34,6 +34,11 @@ def issued(idp, public_client, person) -> Token:
 def test_the_refresh_lookup_reads_what_the_orm_reads(issued):
     presented = token_sql.find_refresh_token(issued.refresh_token, CLIENT_ID)
 
+    # Only what a refresh uses is read; the rest loads on first use, as the ORM's only() does.
+    assert "password" in presented.token.user.get_deferred_fields()
+    assert "access_token" in presented.token.get_deferred_fields()
+    assert "code_hash" in presented.grant.get_deferred_fields()
+    assert not presented.token.client.get_deferred_fields()
     assert field_values(presented.token) == field_values(issued)
     assert field_values(presented.token.client) == field_values(issued.client)
     assert field_values(presented.token.user) == field_values(issued.user)
@@ -179,3 +184,18 @@ def test_on_postgresql_the_refresh_and_userinfo_statements_run_prepared(idp, iss
     for statement in (found.refresh_lookup, found.rotate_and_touch_grant, found.userinfo_lookup):
         head = statement.split("%s", 1)[0]  # prepared with $1, $2... in place of %s
         assert any(text.startswith(head) for text in prepared), (head, prepared)
+
+
+def test_on_sqlite_the_statements_reach_sqlite3_in_its_own_style(issued):
+    if connections["default"].vendor != "sqlite":
+        pytest.skip("the rewrite of %s into ? is SQLite's")
+    seen: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connections["default"].execute_wrapper(record):
+        assert token_sql.find_refresh_token(issued.refresh_token, CLIENT_ID) is not None
+
+    assert len(seen) == 1 and "?" in seen[0] and "%s" not in seen[0]
