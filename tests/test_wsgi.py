@@ -84,7 +84,7 @@ def test_the_lean_stack_keeps_origin_routing(origins, https):
     assert answer.status_code == 404
 
 
-def test_back_channel_answers_are_one_bytes_object_after_the_request_finished(rf, settings):
+def test_back_channel_answers_are_one_bytes_object_after_the_request_finished(db, rf, settings):
     # One piece, so the server writes it with a Content-Length; request_finished (database
     # connections past CONN_MAX_AGE closed) has run, since the server has nothing to close.
     finished = []
@@ -105,18 +105,18 @@ def test_back_channel_answers_are_one_bytes_object_after_the_request_finished(rf
     assert finished == [True]
 
 
-def test_back_channel_paths_are_resolved_once_per_urlconf(rf, settings):
+def test_back_channel_paths_are_resolved_once_per_urlconf(db, rf, settings):
     def status_of(path: str, origin: str) -> str:
         environ = rf.get(path, HTTP_HOST=urlsplit(origin).netloc).environ
         statuses = []
         wsgi.application(environ, lambda status, headers: statuses.append(status))
         return statuses[0]
 
-    wsgi._resolve.cache_clear()
+    wsgi.resolve_path.cache_clear()
     assert status_of("/healthz", settings.SITE_URL) == "200 OK"
     assert status_of("/healthz", settings.SITE_URL) == "200 OK"
-    assert wsgi._resolve.cache_info().hits == 1
+    assert wsgi.resolve_path.cache_info().hits == 1
     # The receiver's origin has its own URLconf: the IdP's match is not reused there.
     assert status_of("/healthz", settings.RECEIVER_URL) == "404 Not Found"
     assert status_of("/healthz", settings.RECEIVER_URL) == "404 Not Found"
-    assert wsgi._resolve.cache_info().hits == 1  # a 404 is resolved again each time
+    assert wsgi.resolve_path.cache_info().hits == 1  # a 404 is resolved again each time
