@@ -45,7 +45,7 @@ BACK_CHANNEL_MIDDLEWARE = (
 
 
 @lru_cache(maxsize=256)  # the back-channel paths are few; RFC 7592's carry a client id
-def _resolve(resolver: URLResolver, path: str) -> ResolverMatch:
+def resolve_path(resolver: URLResolver, path: str) -> ResolverMatch:
     """What `resolver` makes of `path`, worked out once: URL patterns do not change while the
     process runs, and Django would walk them on every request. Keyed by the resolver itself,
     which Django makes anew when its URL caches are cleared (as tests that swap URLconfs do).
@@ -58,14 +58,14 @@ class BackChannelHandler(WSGIHandler):
 
     Django builds its chain from the setting alone, so this builds it the same way for these
     few synchronous middleware, which have no view, template or exception hooks. Paths are
-    resolved once each (`_resolve`).
+    resolved once each (`resolve_path`).
     """
 
     def resolve_request(self, request):
         urlconf = getattr(request, "urlconf", None)  # set by config.origins for the receiver
         if urlconf is not None:
             set_urlconf(urlconf)
-        request.resolver_match = _resolve(get_resolver(urlconf), request.path_info)
+        request.resolver_match = resolve_path(get_resolver(urlconf), request.path_info)
         return request.resolver_match
 
     def load_middleware(self, is_async: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""config/fast_lane.py: userinfo's 200 answered beside Django, as Django would answer it.
+"""config/fast_lane.py: userinfo's 200 and the token endpoint answered beside Django's
+handler, as Django would answer them.
 
 Each request is run on this thread, as the front's thread would run it, and its answer is
 compared with the one config.wsgi.application gives the same request. As Django's test
@@ -6,11 +7,13 @@ client does, the request signals leave the test's database connection (and its o
 transaction) alone.
 """
 
+import json
 import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.core.signals import request_finished, request_started
@@ -20,11 +23,14 @@ from oidc_provider.models import Token
 from prometheus_client import REGISTRY
 
 from apps.idp import policy, token_sql
+from apps.idp.models import Grant
 from config import fast_lane
-from config.rsgi import build_environ, run_wsgi
+from config.rsgi import run_wsgi
 from config.wsgi import application
+from config.wsgi_environ import build_environ
 from tests.config.test_rsgi import Headers, Scope
 from tests.dpop_proofs import ProofKey
+from tests.idp import oauth
 from tests.idp.oauth import IDP_HOST, authorize, exchange
 
 pytestmark = pytest.mark.django_db
@@ -57,10 +63,10 @@ def userinfo_scope(authorization: str | None = None, **changes) -> Scope:
     return Scope(Headers(*pairs), **{"method": "GET", "path": "/oidc/userinfo", **changes})
 
 
-def through_django(scope: Scope) -> tuple[int, dict, bytes]:
+def through_django(scope: Scope, body: bytes = b"") -> tuple[int, dict, bytes]:
     with connection_kept_for_the_test():
-        status, headers, body = run_wsgi(application, build_environ(scope, b""))
-    return status, dict(headers), body
+        status, headers, content = run_wsgi(application, build_environ(scope, body))
+    return status, dict(headers), content
 
 
 def in_the_lane(scope: Scope, body: bytes = b"") -> tuple[int, dict, bytes] | None:
@@ -201,3 +207,144 @@ def test_a_database_error_is_logged_and_left_to_django(tokens, monkeypatch, capl
         assert in_the_lane(userinfo_scope(f"Bearer {tokens['access_token']}")) is None
     assert "Django answers this request" in caplog.text
     assert tokens["access_token"] not in caplog.text
+
+
+# --- the token endpoint
+
+
+def token_scope(*extra: tuple[str, str], **changes) -> Scope:
+    headers = Headers(("host", IDP_HOST), ("content-type", oauth.FORM), *extra)
+    return Scope(headers, **{"method": "POST", "path": "/oidc/token", **changes})
+
+
+def form(**fields: str) -> bytes:
+    return urlencode(fields).encode()
+
+
+def refresh_form(refresh_token: str, **more: str) -> bytes:
+    return form(
+        grant_type="refresh_token", refresh_token=refresh_token, client_id=oauth.CLIENT_ID, **more
+    )
+
+
+def without_request_id(headers: dict) -> dict:
+    assert uuid.UUID(headers["X-Request-ID"])
+    return {name: value for name, value in headers.items() if name != "X-Request-ID"}
+
+
+def test_a_refresh_in_the_lane_answers_as_django_does(tokens):
+    status, headers, body = in_the_lane(token_scope(), refresh_form(tokens["refresh_token"]))
+    rotated = json.loads(body)
+    django_status, django_headers, django_body = through_django(
+        token_scope(), refresh_form(rotated["refresh_token"])
+    )
+
+    assert status == django_status == 200
+    assert list(without_request_id(headers)) == list(without_request_id(django_headers))
+    assert {name: value for name, value in headers.items() if name != "X-Request-ID"} == {
+        name: value for name, value in django_headers.items() if name != "X-Request-ID"
+    }
+    assert rotated.keys() == json.loads(django_body).keys()
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
+    # The lane's rotation is stored: the token it replaced is spent.
+    assert through_django(token_scope(), refresh_form(tokens["refresh_token"]))[0] == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(refresh_form("not-one-we-issued"), id="unknown-refresh-token"),
+        pytest.param(form(refresh_token="x", client_id=oauth.CLIENT_ID), id="no-grant-type"),
+        pytest.param(form(grant_type="password", client_id=oauth.CLIENT_ID), id="password"),
+        pytest.param(refresh_form("x", client_secret="guess"), id="public-client-secret"),
+        pytest.param(refresh_form("x") + b"&grant_type=refresh_token", id="repeated-param"),
+        pytest.param(b"", id="no-body"),
+    ],
+)
+def test_refusals_in_the_lane_are_djangos_byte_for_byte(db, public_client, body):
+    status, headers, content = in_the_lane(token_scope(), body)
+    django_status, django_headers, django_content = through_django(token_scope(), body)
+
+    assert status == django_status and status in (400, 401)
+    assert content == django_content and b'"error"' in content
+    assert without_request_id(headers) == without_request_id(django_headers)
+
+
+def test_a_form_in_another_media_type_is_refused_as_django_refuses_it(db, public_client):
+    scope = token_scope()
+    scope.headers = Headers(("host", IDP_HOST), ("content-type", "application/json"))
+    body = b'{"grant_type": "refresh_token"}'
+    assert in_the_lane(scope, body)[:3:2] == through_django(scope, body)[:3:2]
+
+
+def test_reuse_of_a_token_the_lane_rotated_revokes_the_grant(tokens, settings):
+    settings.OIDC_REFRESH_REUSE_GRACE_SECONDS = 0
+    first = json.loads(in_the_lane(token_scope(), refresh_form(tokens["refresh_token"]))[2])
+
+    status, _, content = in_the_lane(token_scope(), refresh_form(tokens["refresh_token"]))
+
+    assert (status, json.loads(content)["error"]) == (400, "invalid_grant")
+    assert through_django(token_scope(), refresh_form(first["refresh_token"]))[0] == 400
+    assert Grant.objects.get().revoked_at is not None
+
+
+def test_the_lanes_refresh_is_counted_and_audited(tokens, caplog):
+    labels = {"endpoint": "token", "grant_type": "refresh_token", "outcome": "ok"}
+    before = REGISTRY.get_sample_value("idp_requests_total", labels) or 0
+    with caplog.at_level(logging.INFO, logger="audit"):
+        headers = in_the_lane(token_scope(), refresh_form(tokens["refresh_token"]))[1]
+    assert REGISTRY.get_sample_value("idp_requests_total", labels) == before + 1
+    assert '"event": "refresh.rotated"' in caplog.text
+    assert headers["X-Request-ID"] in caplog.text
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"method": "GET"}, id="get"),
+        pytest.param({"scheme": "http"}, id="plain-http"),
+        pytest.param({"path": "/oidc/revoke"}, id="another-endpoint"),
+    ],
+)
+def test_other_requests_to_the_token_path_are_left_to_django(db, changes):
+    assert fast_lane.shortcut(token_scope(**changes), form(grant_type="refresh_token")) is None
+
+
+def test_the_token_endpoint_of_another_origin_is_left_to_django(db):
+    for host in ("mysrv.local:8444", "evil.example"):
+        scope = Scope(Headers(("host", host), ("content-type", oauth.FORM)))
+        assert fast_lane.shortcut(scope, form(grant_type="refresh_token")) is None, host
+
+
+def test_a_failure_in_the_view_is_logged_and_left_to_django_with_nothing_written(
+    tokens, monkeypatch, caplog
+):
+    def away(*args, **kwargs):
+        raise DatabaseError("connection refused")
+
+    monkeypatch.setattr(token_sql, "rotate", away)
+    with caplog.at_level(logging.ERROR, logger="config.fast_lane"):
+        assert in_the_lane(token_scope(), refresh_form(tokens["refresh_token"])) is None
+    assert "Django answers this request" in caplog.text
+    assert tokens["refresh_token"] not in caplog.text
+    monkeypatch.undo()
+    assert through_django(token_scope(), refresh_form(tokens["refresh_token"]))[0] == 200
+
+
+def test_too_many_fields_get_the_views_refusal_as_through_django(db, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 3
+    body = form(grant_type="refresh_token", a="1", b="2", c="3")
+    status, _, content = in_the_lane(token_scope(), body)
+    assert (status, content) == through_django(token_scope(), body)[::2]
+    assert json.loads(content)["error"] == "invalid_request"
+
+
+def test_a_host_that_allowed_hosts_leaves_out_is_left_to_django(tokens, settings):
+    settings.ALLOWED_HOSTS = ["somewhere.else"]  # SITE_URL's host, not allowed: a 400 page
+    for scope, body in (
+        (token_scope(), refresh_form(tokens["refresh_token"])),
+        (userinfo_scope(f"Bearer {tokens['access_token']}"), b""),
+    ):
+        assert fast_lane.shortcut(scope, body) is None
+        assert through_django(scope, body)[0] == 400

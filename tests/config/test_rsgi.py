@@ -12,7 +12,8 @@ import pytest
 from granian.rsgi import ProtocolClosed
 
 from config import body_limits
-from config.rsgi import BodyFirstFront, build_environ, run_wsgi
+from config.rsgi import BodyFirstFront, run_wsgi
+from config.wsgi_environ import build_environ
 
 LIMITS = body_limits.BodyLimits(max_bytes=100, timeout_seconds=0.05)
 
