@@ -81,8 +81,13 @@ LIBRARY_INTERNALS: tuple[tuple[str, str, str], ...] = (
     (
         "oidc_provider.lib.utils.token.create_id_token(token, user, aud, nonce, at_hash, "
         "request, scope) and encode_id_token(payload, client)",
-        "grants/common.py",
-        "the ID token's claims (with OIDC_IDTOKEN_* hooks); HS256 signing",
+        "id_token.py (tests/idp/test_id_token.py), grants/common.py",
+        "the ID token's claims id_token.claims makes as the library does; HS256 signing",
+    ),
+    (
+        "oidc_provider.settings.default_settings.<name> and import_from_str(dotted_path)",
+        "id_token.py",
+        "the library's defaults for its OIDC_IDTOKEN_* settings, and its hooks imported",
     ),
     (
         "oidc_provider.lib.claims.StandardScopeClaims(token).create_response_dic()",

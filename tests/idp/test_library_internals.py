@@ -176,6 +176,12 @@ def test_scope_claims_list_their_scope_methods_for_create_response_dic(public_cl
     assert "_scopes_registered" in inspect.getsource(StandardScopeClaims.create_response_dic)
 
 
+def test_library_settings_have_defaults_and_import_hooks_by_dotted_path():
+    assert library_settings.default_settings.OIDC_IDTOKEN_EXPIRE == 600
+    generator = library_settings.default_settings.OIDC_IDTOKEN_SUB_GENERATOR
+    assert library_settings.import_from_str(generator).__name__ == "default_sub_generator"
+
+
 def test_library_settings_get_imports_on_request():
     from apps.idp.claims import ScopeDescriptions
 

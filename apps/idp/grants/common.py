@@ -13,7 +13,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 from oidc_provider.lib.utils.oauth2 import extract_client_auth
-from oidc_provider.lib.utils.token import create_id_token, encode_id_token
+from oidc_provider.lib.utils.token import encode_id_token
 from oidc_provider.models import Client as OIDCClient
 from oidc_provider.models import Code, Token
 
@@ -24,6 +24,7 @@ from apps.idp.errors import (
     TemporarilyUnavailable,
     UnauthorizedClient,
 )
+from apps.idp.id_token import claims as claims_of_id_token
 from apps.idp.models import Grant, IssuedToken
 
 logger = logging.getLogger(__name__)
@@ -175,15 +176,9 @@ def consume_code(code_id: int, grant_id: int | None) -> None:
 def id_token_claims(
     request: TokenRequest, token: Token, user: Any, nonce: str | None
 ) -> dict[str, Any]:
-    """The ID token's claims for `token`, from the library (its OIDC_IDTOKEN_* hooks apply)."""
-    return create_id_token(
-        token=token,
-        user=user,
-        aud=token.client.client_id,
-        nonce=nonce,
-        at_hash=token.at_hash,
-        request=request.http,
-        scope=token.scope,
+    """The ID token's claims for `token` (the library's OIDC_IDTOKEN_* settings apply)."""
+    return claims_of_id_token(
+        token, user, token.client.client_id, nonce, token.at_hash, request=request.http
     )
 
 
