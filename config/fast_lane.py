@@ -42,7 +42,7 @@ from django.http import HttpResponse
 from django.http.request import split_domain_port, validate_host
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
-from django.urls import get_resolver
+from django.urls import get_resolver, set_urlconf
 
 from apps.idp import metrics
 from apps.idp.endpoints import userinfo
@@ -168,6 +168,8 @@ def answer_token(scope, body: bytes) -> Answer | None:
     started = time.perf_counter()
     request_started.send(sender=__name__, environ=None)
     try:
+        set_urlconf(settings.ROOT_URLCONF)  # as Django's handler: the thread may have served
+        # the receiver's origin last, under its URLconf
         request = WSGIRequest(build_environ(scope, body))
         request.request_id = str(uuid.uuid4())  # as audit.tag_requests names it
         view = resolve_path(get_resolver(), request.path_info).func

@@ -18,11 +18,13 @@ from urllib.parse import urlencode
 import pytest
 from django.core.signals import request_finished, request_started
 from django.db import DatabaseError, close_old_connections
+from django.urls import reverse, set_urlconf
 from django.utils import timezone
 from oidc_provider.models import Token
 from prometheus_client import REGISTRY
 
 from apps.idp import policy, token_sql
+from apps.idp.endpoints import token as token_endpoint
 from apps.idp.models import Grant
 from config import fast_lane
 from config.rsgi import run_wsgi
@@ -348,3 +350,23 @@ def test_a_host_that_allowed_hosts_leaves_out_is_left_to_django(tokens, settings
     ):
         assert fast_lane.shortcut(scope, body) is None
         assert through_django(scope, body)[0] == 400
+
+
+def test_the_view_runs_under_the_idps_urls_whatever_the_thread_served_last(
+    tokens, monkeypatch, settings
+):
+    reversed_in_the_view = []
+    record = token_endpoint.audit.record
+
+    def recording(*args, **kwargs):
+        reversed_in_the_view.append(reverse("idp:token"))
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(token_endpoint.audit, "record", recording)
+    set_urlconf(settings.RECEIVER_URLCONF)  # a receiver request ran on this thread before
+    try:
+        status = in_the_lane(token_scope(), refresh_form(tokens["refresh_token"]))[0]
+    finally:
+        set_urlconf(None)
+    assert status == 200
+    assert reversed_in_the_view == ["/oidc/token"]
