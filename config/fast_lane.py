@@ -43,6 +43,7 @@ from django.http.request import split_domain_port, validate_host
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.urls import get_resolver, set_urlconf
+from django.utils.log import log_response
 
 from apps.idp import metrics
 from apps.idp.endpoints import userinfo
@@ -182,6 +183,10 @@ def answer_token(scope, body: bytes) -> Answer | None:
         return None
     finally:
         request_finished.send(sender=__name__)
+    if response.status_code >= 400:  # Django's handler logs each refusal on django.request
+        log_response(
+            "%s: %s", response.reason_phrase, request.path, response=response, request=request
+        )
     headers = [
         *((name, value) for name, value in response.items() if name != "Content-Length"),
         *(("Set-Cookie", cookie.output(header="")) for cookie in response.cookies.values()),

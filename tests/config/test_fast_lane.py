@@ -370,3 +370,14 @@ def test_the_view_runs_under_the_idps_urls_whatever_the_thread_served_last(
         set_urlconf(None)
     assert status == 200
     assert reversed_in_the_view == ["/oidc/token"]
+
+
+def test_a_refusal_is_logged_on_django_request_as_djangos_handler_logs_it(public_client, caplog):
+    body = refresh_form("not-one-we-issued")
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        in_the_lane(token_scope(), body)
+        lane_lines = [record.getMessage() for record in caplog.records]
+        caplog.clear()
+        through_django(token_scope(), body)
+        django_lines = [record.getMessage() for record in caplog.records]
+    assert lane_lines == django_lines == ["Bad Request: /oidc/token"]
