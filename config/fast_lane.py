@@ -20,9 +20,10 @@ them are answered here, by the token view itself (`answer_token`), with what the
 middleware would do around it done here (config.wsgi.BACK_CHANNEL_MIDDLEWARE: a request id,
 the metrics, the security headers; the origin is checked before). The view's answer is
 Django's own, refusals included, so nothing of the grants' logic is written twice; only
-Django's handler and the middleware chain are skipped, about a third of a refresh's Python
-time outside its signature (docs/benchmarks.md). Should the view raise, Django runs the
-request again and answers it: every grant writes in one transaction, rolled back by then.
+Django's handler and the middleware chain are skipped (in one process, a third of a
+refresh's Python time outside its signature: docs/benchmarks.md). Should the view raise,
+Django runs the request again and answers it: every grant writes in one transaction,
+rolled back by then.
 """
 
 import functools
@@ -120,25 +121,13 @@ def middleware_headers() -> tuple[tuple[str, str], ...]:
 
 @functools.cache
 def response_headers() -> tuple[tuple[str, str], ...]:
-    """The headers Django gives a userinfo answer over HTTPS, but its length and request id.
-
-    Computed by Django itself, once per process: the view's JSON response, then the
-    response side of the middleware that add headers (security headers and X-Frame-Options,
-    from settings that do not change while the process runs).
-    """
-    request = WSGIRequest(
-        {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": "/oidc/userinfo",
-            "wsgi.url_scheme": "https",
-            "wsgi.input": BytesIO(),
-            "HTTP_HOST": netloc(settings.SITE_URL),
-        }
+    """The headers Django gives a userinfo answer over HTTPS, but its length and request id:
+    the view's JSON response's own, then the middleware's."""
+    view_headers = oauth_json({}).items()
+    return (
+        *((name, value) for name, value in view_headers if name != "Content-Length"),
+        *middleware_headers(),
     )
-    response = oauth_json({})
-    for middleware in (SecurityMiddleware, XFrameOptionsMiddleware):
-        response = middleware(lambda request: HttpResponse()).process_response(request, response)
-    return tuple((name, value) for name, value in response.items() if name != "Content-Length")
 
 
 def answer_userinfo(token: str) -> Answer | None:
@@ -176,7 +165,7 @@ def answer_token(scope, body: bytes) -> Answer | None:
         view = resolve_path(get_resolver(), request.path_info).func
         response = view(request)
         content = response.content
-    except (SuspiciousOperation, BadRequest):  # a body Django refuses as it reads it: a 400
+    except (SuspiciousOperation, BadRequest):  # a request Django's handler answers with 400
         return None
     except Exception:  # Django then answers: the grant's transaction has been rolled back
         logger.exception("The token endpoint's fast lane failed; Django answers this request.")

@@ -92,6 +92,7 @@ def test_a_bearer_token_gets_the_answer_django_gives_it(tokens):
     assert b'"email": "bob@example.com"' in body
     assert str(uuid.UUID(headers.pop("X-Request-ID"))) != django_headers.pop("X-Request-ID")
     assert headers == django_headers
+    assert list(headers) == list(django_headers)  # in the order Django sends them
     assert headers["Strict-Transport-Security"].startswith("max-age=")
     assert headers["Cache-Control"] == "no-store"
 
